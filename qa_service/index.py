@@ -1,0 +1,567 @@
+"""Build, publish and load index generations: passages, vectors, FAISS and BM25 on disk.
+
+An index directory holds immutable generation folders and a `CURRENT` file naming the live
+one. A build writes a complete new generation beside the live one, then replaces `CURRENT`
+atomically, so readers see the old index or the new one, never half of either. A running
+server notices the new pointer and switches; requests in flight finish on the generation
+they started with.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator, Protocol, Sequence
+
+import faiss
+import numpy as np
+
+from .config import Settings
+from .documents import Document, DocumentError, Line, corpus_files, read_document
+from .embedder import Embedder
+from .lexical import Analyzer, LexicalIndex
+from .passages import Citation, Passage, split_document
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+LOCK = ".build.lock"
+BUILDING_PREFIX = ".building-"
+KEEP_GENERATIONS = 2
+
+
+class IndexUnavailableError(RuntimeError):
+    """No usable index to answer from; the message says what to do about it."""
+
+
+class NoIndexError(IndexUnavailableError):
+    pass
+
+
+class IndexMismatchError(IndexUnavailableError):
+    pass
+
+
+class BuildInProgressError(RuntimeError):
+    pass
+
+
+# --- the vector search interface ----------------------------------------------------------
+
+
+class VectorSearch(Protocol):
+    """Nearest passages to a question vector. FAISS on local disk is the one backend today;
+    a distributed vector engine would be a second implementation of this."""
+
+    kind: str
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, cosine) pairs, best first."""
+
+
+class FaissVectorSearch:
+    def __init__(self, index: faiss.Index, kind: str):
+        self.index = index
+        self.kind = kind
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> "FaissVectorSearch":
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, "flat")
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> "FaissVectorSearch":
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY), kind)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.index.ntotal)
+        if k <= 0:
+            return []
+        scores, rows = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    name: str
+    title: str
+    sha256: str
+    passages: int
+    pages: int | None
+
+
+@dataclass
+class BuildReport:
+    generation: str | None
+    documents: int = 0
+    passages: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why it was not indexed
+    reused: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return f"index is up to date (generation {self.generation}, {self.passages} passages); nothing to do"
+        lines = [
+            f"generation {self.generation}: {self.documents} documents, {self.passages} passages "
+            f"in {self.seconds:.1f} s",
+            f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}; "
+            f"vectors reused {self.reused}, embedded {self.embedded}",
+        ]
+        lines += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def embedding_key(model: str, backend: str, passage: Passage) -> str:
+    """Passages with the same key have the same vectors: a cache key across builds."""
+    content = json.dumps([model, backend, passage.contextual_text(), passage.sentences])
+    return hashlib.sha1(content.encode("utf-8")).hexdigest()
+
+
+def corpus_fingerprint(documents: dict[str, str]) -> str:
+    listing = "\n".join(f"{name}\t{digest}" for name, digest in sorted(documents.items()))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def current_generation_name(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def publish_generation(index_dir: Path, name: str) -> None:
+    """Point CURRENT at a complete generation: write a temporary file, then rename it."""
+    temporary = index_dir / f".{POINTER}.{os.getpid()}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, index_dir / POINTER)
+    _fsync_directory(index_dir)
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: bool = True) -> Iterator[None]:
+    """One build at a time per index directory, across processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise BuildInProgressError(
+                "another build of this index is running; try again when it has finished."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _generations(index_dir: Path) -> list[Path]:
+    return sorted(p for p in index_dir.iterdir() if p.is_dir() and (p / "manifest.json").exists() and not p.name.startswith("."))
+
+
+def _clean_up(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
+    """Remove what killed builds left behind, and generations older than the last `keep`."""
+    for leftover in index_dir.glob(BUILDING_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in index_dir.glob(f".{POINTER}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    current = current_generation_name(index_dir)
+    generations = [p for p in _generations(index_dir)]
+    for old in generations[: max(0, len(generations) - keep)]:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+def _new_generation_name() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+_SCHEMA = """
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, id TEXT NOT NULL, document TEXT NOT NULL, title TEXT NOT NULL,
+    section TEXT NOT NULL, page INTEGER, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
+    text TEXT NOT NULL, sentences TEXT NOT NULL, sentence_row INTEGER NOT NULL, embed_key TEXT NOT NULL
+);
+CREATE INDEX passages_by_id ON passages(id);
+CREATE TABLE documents (
+    name TEXT PRIMARY KEY, title TEXT NOT NULL, sha256 TEXT NOT NULL, passages INTEGER NOT NULL,
+    pages INTEGER
+);
+CREATE TABLE lines (
+    document TEXT NOT NULL, number INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL
+);
+CREATE INDEX lines_by_document ON lines(document);
+"""
+
+
+@dataclass
+class _Corpus:
+    documents: list[Document]
+    digests: dict[str, str]
+    passages: list[Passage]
+    skipped: dict[str, str]
+
+
+def file_digests(sources: Sequence[tuple[Path, str]]) -> dict[str, str]:
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for path, name in sources}
+
+
+def read_corpus(sources: Sequence[tuple[Path, str]], digests: dict[str, str]) -> _Corpus:
+    documents, passages, skipped = [], [], {}
+    for path, name in sources:
+        try:
+            document = read_document(path, name)
+        except DocumentError as exc:
+            skipped[name] = str(exc)
+            continue
+        documents.append(document)
+        passages.extend(split_document(document))
+    parsed = {d.name: digests[d.name] for d in documents}
+    return _Corpus(documents, parsed, passages, skipped)
+
+
+def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
+    """Whether the current generation was built from the corpus as it is, with this model."""
+    try:
+        generation = IndexGeneration.open(settings.index_dir, settings.language)
+        generation.check_model(embedder)
+    except IndexUnavailableError:
+        return False
+    try:
+        digests = file_digests(corpus_files(settings.corpus_dir))
+        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests) and generation.manifest["backend"] == settings.backend
+    finally:
+        generation.close()
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    full: bool = False,
+    sources: Sequence[tuple[Path, str]] | None = None,
+    progress: bool = False,
+    wait: bool = True,
+    before_publish: Callable[[], None] | None = None,
+) -> BuildReport:
+    """Build a generation from the corpus (or from `sources`) and make it current.
+
+    Unless `full`, passages whose text, sentences and model are unchanged reuse the vectors
+    of the current generation, and an unchanged corpus publishes nothing new.
+    `before_publish` runs while the lock is held, after the new generation is complete and
+    before it goes live (for moving uploaded files into place).
+    """
+    index_dir = settings.index_dir
+    with build_lock(index_dir, wait=wait):
+        _clean_up(index_dir)
+        started = time.perf_counter()
+        sources = list(sources) if sources is not None else corpus_files(settings.corpus_dir)
+        digests = file_digests(sources)
+        fingerprint = corpus_fingerprint(digests)
+        previous = _previous_generation(index_dir, embedder, settings.language)
+        if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint and previous.manifest["backend"] == settings.backend:
+            report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
+                                 passages=previous.passage_count, up_to_date=True)
+            previous.close()
+            if before_publish:
+                before_publish()
+            report.seconds = time.perf_counter() - started
+            return report
+
+        corpus = read_corpus(sources, digests)
+        report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped)
+        before = previous.document_digests() if previous else {}
+        report.added = sorted(set(corpus.digests) - set(before))
+        report.removed = sorted(set(before) - set(corpus.digests))
+        report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
+
+        keys = [embedding_key(embedder.name, settings.backend, p) for p in corpus.passages]
+        vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
+        report.embedded = len(corpus.passages) - report.reused
+        if previous:
+            previous.close()
+
+        name = _new_generation_name()
+        staging = index_dir / (BUILDING_PREFIX + name)
+        staging.mkdir(parents=True)
+        dense = FaissVectorSearch.build(vectors)
+        dense.save(staging / "dense.faiss")
+        np.save(staging / "vectors.npy", vectors)
+        np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
+        analyzer = Analyzer(settings.language)
+        LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
+        _write_store(staging / "passages.sqlite", corpus, keys)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "generation": name,
+            "model": embedder.name,
+            "backend": settings.backend,
+            "dimension": int(embedder.dimension),
+            "language": settings.language,
+            "index_type": dense.kind,
+            "passages": len(corpus.passages),
+            "documents": len(corpus.documents),
+            "corpus_fingerprint": fingerprint,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        os.rename(staging, index_dir / name)
+        _fsync_directory(index_dir)
+        if before_publish:
+            before_publish()
+        publish_generation(index_dir, name)
+        _clean_up(index_dir)
+        report.generation = name
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> "IndexGeneration | None":
+    """The current generation if its vectors can be reused with this embedder."""
+    try:
+        generation = IndexGeneration.open(index_dir, language)
+    except IndexUnavailableError:
+        return None
+    if generation.manifest["model"] != embedder.name or generation.manifest["dimension"] != embedder.dimension:
+        generation.close()
+        return None
+    return generation
+
+
+def _vectors(passages, keys, embedder, previous, progress):
+    dimension = embedder.dimension
+    vectors = np.zeros((len(passages), dimension), np.float32)
+    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.float32)
+    sentence_rows = np.cumsum([0] + [len(p.sentences) for p in passages])
+    cached = previous.vector_cache() if previous else {}
+    missing = []
+    for i, key in enumerate(keys):
+        hit = cached.get(key)
+        if hit is None:
+            missing.append(i)
+            continue
+        row, sentence_row, count = hit
+        vectors[i] = previous.vectors[row]
+        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count] / 127.0
+    if missing:
+        texts, spans = [], []
+        for i in missing:
+            passage = passages[i]
+            shift = len(passage.contextual_text()) - len(passage.text)
+            texts.append(passage.contextual_text())
+            spans.append([(a + shift, b + shift) for a, b in passage.sentences])
+        new_vectors, new_sentences = embedder.embed_passages(texts, spans, progress=progress)
+        cursor = 0
+        for j, i in enumerate(missing):
+            count = len(passages[i].sentences)
+            vectors[i] = new_vectors[j]
+            sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = new_sentences[cursor : cursor + count]
+            cursor += count
+    return vectors, sentence_vectors, len(passages) - len(missing)
+
+
+def _quantize(vectors: np.ndarray) -> np.ndarray:
+    """Sentence vectors only rank a passage's sentences: int8 keeps that and a quarter of the bytes."""
+    return np.clip(np.rint(vectors * 127.0), -127, 127).astype(np.int8)
+
+
+def _write_store(path: Path, corpus: _Corpus, keys: list[str]) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(_SCHEMA)
+        sentence_row = 0
+        rows = []
+        for row, (passage, key) in enumerate(zip(corpus.passages, keys)):
+            c = passage.citation
+            rows.append((row, passage.id, c.document, c.title, json.dumps(c.section, ensure_ascii=False), c.page,
+                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), sentence_row, key))
+            sentence_row += len(passage.sentences)
+        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        counts: dict[str, int] = {}
+        for passage in corpus.passages:
+            counts[passage.citation.document] = counts.get(passage.citation.document, 0) + 1
+        for document in corpus.documents:
+            pages = {line.page for line in document.lines if line.page is not None}
+            connection.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?)",
+                (document.name, document.title, corpus.digests[document.name], counts.get(document.name, 0), len(pages) or None),
+            )
+            connection.executemany(
+                "INSERT INTO lines VALUES (?,?,?,?)",
+                [(document.name, line.number, line.page, line.text) for line in document.lines],
+            )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+class IndexGeneration:
+    """One loaded, immutable generation. Files are opened once, memory-mapped where possible,
+    so a generation stays readable even after a newer build removes its folder."""
+
+    def __init__(self, directory: Path, manifest: dict, language: str):
+        self.directory = directory
+        self.name = directory.name
+        self.manifest = manifest
+        self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
+        self.sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
+        self.dense: VectorSearch = FaissVectorSearch.load(directory / "dense.faiss", manifest["index_type"])
+        self.lexical = LexicalIndex.load(directory / "bm25", Analyzer(manifest.get("language", language)))
+        self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path, language: str = "nl") -> "IndexGeneration":
+        name = current_generation_name(index_dir)
+        if name is None:
+            raise NoIndexError(
+                f"no index has been built in {index_dir}: run `qa-service build` (or `make serve`, which builds it)."
+            )
+        directory = index_dir / name
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError) as exc:
+            raise NoIndexError(f"the index generation {name} in {index_dir} is unreadable ({exc}): run `qa-service build --full`.") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"the index in {index_dir} has format {manifest.get('format_version')}, this version reads "
+                f"{FORMAT_VERSION}: rebuild it with `qa-service build --full`."
+            )
+        return cls(directory, manifest, language)
+
+    def check_model(self, embedder: Embedder) -> None:
+        model, dimension = self.manifest["model"], self.manifest["dimension"]
+        if model != embedder.name or dimension != embedder.dimension:
+            raise IndexMismatchError(
+                f"the index was built with the model {model!r} ({dimension} dimensions) but the service "
+                f"uses {embedder.name!r} ({embedder.dimension} dimensions): rebuild it with "
+                "`qa-service build --full`, or set QA_MODEL to the index's model."
+            )
+
+    @property
+    def passage_count(self) -> int:
+        return int(self.manifest["passages"])
+
+    def _query(self, sql: str, parameters: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    def passages(self, rows: Sequence[int]) -> dict[int, tuple[Passage, int]]:
+        """Passages by row, each with the row of its first sentence vector."""
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        found = {}
+        for row, pid, document, title, section, page, start, end, text, sentences, sentence_row in self._query(
+            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences, sentence_row "
+            f"FROM passages WHERE row IN ({marks})", list(rows)
+        ):
+            citation = Citation(document, title, tuple(json.loads(section)), page, start, end)
+            spans = tuple(tuple(s) for s in json.loads(sentences))
+            found[row] = (Passage(pid, text, citation, spans), sentence_row)
+        return found
+
+    def documents(self) -> list[DocumentSummary]:
+        return [DocumentSummary(*row) for row in self._query("SELECT name, title, sha256, passages, pages FROM documents ORDER BY name")]
+
+    def document_digests(self) -> dict[str, str]:
+        return {name: digest for name, digest in self._query("SELECT name, sha256 FROM documents")}
+
+    def document_lines(self, name: str) -> list[Line]:
+        return [Line(n, p, t) for n, p, t in self._query("SELECT number, page, text FROM lines WHERE document = ? ORDER BY rowid", (name,))]
+
+    def vector_cache(self) -> dict[str, tuple[int, int, int]]:
+        """embedding key -> (vector row, first sentence row, sentence count)."""
+        return {
+            key: (row, sentence_row, len(json.loads(sentences)))
+            for row, key, sentence_row, sentences in self._query("SELECT row, embed_key, sentence_row, sentences FROM passages")
+        }
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class LiveIndex:
+    """The generation a server answers from; switches when CURRENT changes.
+
+    `current()` costs one stat() when nothing changed. The request that notices a new pointer
+    loads it; requests that arrive meanwhile keep answering from the old generation.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder):
+        self.settings = settings
+        self.embedder = embedder
+        self._generation: IndexGeneration | None = None
+        self._seen: tuple | None = None
+        self._loading = threading.Lock()
+
+    def _pointer_state(self) -> tuple | None:
+        try:
+            stat = (self.settings.index_dir / POINTER).stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def current(self) -> IndexGeneration:
+        state = self._pointer_state()
+        generation = self._generation
+        if generation is not None and state == self._seen:
+            return generation
+        # A new pointer, or nothing loaded yet: one request loads, the others keep the old one.
+        if not self._loading.acquire(blocking=generation is None):
+            return generation
+        try:
+            if self._generation is None or self._seen != state:
+                loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language)
+                loaded.check_model(self.embedder)
+                self._generation, self._seen = loaded, state
+            return self._generation
+        finally:
+            self._loading.release()

@@ -1,0 +1,131 @@
+"""BM25 over the passages, with Snowball stemming and stop words for the corpus language.
+
+The analyzer is shared by indexing, searching and highlighting, so "militairen" in a question
+finds and marks "militair" in a passage. Numbers stay searchable as written: "3.337",
+"3337" and "3,337" are one term, and so are "2,5" and "2.5".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import (
+    STOPWORDS_DANISH,
+    STOPWORDS_DUTCH,
+    STOPWORDS_EN,
+    STOPWORDS_FRENCH,
+    STOPWORDS_GERMAN,
+    STOPWORDS_ITALIAN,
+    STOPWORDS_NORWEGIAN,
+    STOPWORDS_PORTUGUESE,
+    STOPWORDS_SPANISH,
+    STOPWORDS_SWEDISH,
+)
+
+# Language setting -> (Snowball stemmer, stop words).
+LANGUAGES = {
+    "nl": ("dutch", STOPWORDS_DUTCH),
+    "en": ("english", STOPWORDS_EN),
+    "de": ("german", STOPWORDS_GERMAN),
+    "fr": ("french", STOPWORDS_FRENCH),
+    "es": ("spanish", STOPWORDS_SPANISH),
+    "it": ("italian", STOPWORDS_ITALIAN),
+    "pt": ("portuguese", STOPWORDS_PORTUGUESE),
+    "da": ("danish", STOPWORDS_DANISH),
+    "sv": ("swedish", STOPWORDS_SWEDISH),
+    "no": ("norwegian", STOPWORDS_NORWEGIAN),
+}
+
+# A word, or a number with its separators ("3.337", "2,5", "1.000.000").
+_TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*$")
+
+
+def _fold(word: str) -> str:
+    """Lower case without accents: "geïntegreerde" and "geintegreerde" are one word."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _number(token: str) -> str:
+    if _THOUSANDS.match(token):
+        return re.sub(r"[.,]", "", token)
+    return token.replace(",", ".")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word of a text as BM25 sees it: its stem, and where it stands in the text."""
+
+    stem: str
+    start: int
+    end: int
+
+
+class Analyzer:
+    def __init__(self, language: str = "nl"):
+        if language not in LANGUAGES:
+            raise ValueError(f"QA_LANGUAGE={language!r} is not supported; choose one of {', '.join(LANGUAGES)}.")
+        stemmer_name, stopwords = LANGUAGES[language]
+        self.language = language
+        self._stemmer = Stemmer.Stemmer(stemmer_name)
+        self._stopwords = frozenset(_fold(w) for w in stopwords)
+        self._stem = lru_cache(maxsize=65536)(self._stemmer.stemWord)
+
+    def terms(self, text: str) -> list[Term]:
+        found = []
+        for match in _TOKEN.finditer(text):
+            token = match.group(0)
+            if any(c.isdigit() for c in token):
+                stem = _number(token)
+            else:
+                folded = _fold(token)
+                if len(folded) < 2 or folded in self._stopwords:
+                    continue
+                stem = self._stem(folded)
+            found.append(Term(stem, match.start(), match.end()))
+        return found
+
+    def stems(self, text: str) -> list[str]:
+        return [term.stem for term in self.terms(text)]
+
+
+class LexicalIndex:
+    """A bm25s index saved beside the vectors of a generation, memory-mapped when loaded."""
+
+    def __init__(self, retriever: bm25s.BM25, analyzer: Analyzer):
+        self.retriever = retriever
+        self.analyzer = analyzer
+
+    @classmethod
+    def build(cls, texts: Sequence[str], analyzer: Analyzer) -> "LexicalIndex":
+        retriever = bm25s.BM25()
+        retriever.index([analyzer.stems(text) for text in texts], show_progress=False)
+        return cls(retriever, analyzer)
+
+    def save(self, directory: Path) -> None:
+        self.retriever.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, analyzer: Analyzer) -> "LexicalIndex":
+        return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), analyzer)
+
+    def search(self, question: str, k: int) -> list[tuple[int, float]]:
+        """Rows of the passages that share a term with the question, best first, with scores."""
+        vocabulary = self.retriever.vocab_dict
+        ids = [vocabulary[s] for s in dict.fromkeys(self.analyzer.stems(question)) if s in vocabulary]
+        if not ids:
+            return []
+        scores = self.retriever.get_scores(ids)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]

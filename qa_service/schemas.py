@@ -1,0 +1,150 @@
+"""The API's request and response shapes. They validate requests, serialize answers and are
+the source of /openapi.json, so the documentation cannot drift from the behaviour."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .search import MODES, Answer
+
+MAX_QUESTION_CHARS = 1000
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 20
+# Text with at least one visible character and no control characters (tab and newlines are fine).
+_CONTROL = r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F"
+QUESTION_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+
+Mode = Literal[MODES]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AskRequest(Strict):
+    question: str = Field(
+        min_length=1, max_length=MAX_QUESTION_CHARS, pattern=QUESTION_PATTERN,
+        description="The question, in Dutch or English.",
+        examples=["Hoeveel militairen zijn in 2022 uitgezonden?"],
+    )
+    top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="How many passages to return.")
+    mode: Mode = Field("hybrid", description="Ranking: dense and BM25 fused (hybrid), or one of them alone.")
+
+
+class Span(BaseModel):
+    start: int = Field(ge=0, description="Offset of the first character, within the passage text.")
+    end: int = Field(ge=0, description="Offset just past the last character.")
+
+
+class CitationOut(BaseModel):
+    document: str = Field(description="File name relative to the corpus.")
+    title: str
+    section: list[str] = Field(description="Headings above the passage, outermost first, nearest last.")
+    page: Optional[int] = Field(description="Page number; null where the document has no pages.")
+    line_start: int = Field(ge=1)
+    line_end: int = Field(ge=1)
+    label: str = Field(description="The citation as people read it.")
+    url: str = Field(description="The cited lines in the document viewer.")
+
+
+class Scores(BaseModel):
+    dense: Optional[float] = Field(description="Cosine similarity; null where the dense ranking did not find it.")
+    lexical: Optional[float] = Field(description="BM25 score; null where it shares no term with the question.")
+
+
+class PassageOut(BaseModel):
+    id: str
+    rank: int = Field(ge=1)
+    score: float
+    scores: Scores
+    text: str
+    citation: CitationOut
+    highlight: Span = Field(description="The sentence that best answers the question.")
+    terms: list[Span] = Field(description="The question's words (by stem) where they occur in the text.")
+
+
+class AskResponse(BaseModel):
+    question: str
+    mode: Mode
+    passages: list[PassageOut]
+    generation: str = Field(description="The index generation that answered.")
+    took_ms: float
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    passages: int
+    documents: int
+    generation: str
+    model: str
+    index_type: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def citation_url(document: str, line_start: int, line_end: int) -> str:
+    from urllib.parse import quote
+
+    return f"/documents/{quote(document)}#L{line_start}-L{line_end}"
+
+
+def answer_response(answer: Answer) -> AskResponse:
+    passages = []
+    for hit in answer.hits:
+        c = hit.passage.citation
+        passages.append(
+            PassageOut(
+                id=hit.passage.id,
+                rank=hit.rank,
+                score=round(hit.score, 4),
+                scores=Scores(
+                    dense=None if hit.dense is None else round(hit.dense, 4),
+                    lexical=None if hit.lexical is None else round(hit.lexical, 4),
+                ),
+                text=hit.passage.text,
+                citation=CitationOut(
+                    document=c.document, title=c.title, section=list(c.section), page=c.page,
+                    line_start=c.line_start, line_end=c.line_end, label=c.label,
+                    url=citation_url(c.document, c.line_start, c.line_end),
+                ),
+                highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),
+                terms=[Span(start=a, end=b) for a, b in hit.terms],
+            )
+        )
+    return AskResponse(
+        question=answer.question, mode=answer.mode, passages=passages,
+        generation=answer.generation, took_ms=round(answer.took_ms, 1),
+    )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Pydantic's errors as one sentence a person can act on."""
+    messages = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        kind = item["type"]
+        if kind == "string_pattern_mismatch" and field == "question":
+            message = "question must contain text and no control characters"
+        elif kind == "string_too_short" and field == "question":
+            message = "question is empty; type a question"
+        elif kind == "string_too_long" and field == "question":
+            message = f"question is too long; keep it under {MAX_QUESTION_CHARS} characters"
+        elif kind == "missing":
+            message = f"{field} is required"
+        elif kind == "extra_forbidden":
+            message = f"{field} is not a known field"
+        elif kind == "literal_error" and field == "mode":
+            message = f"mode must be one of {', '.join(MODES)}"
+        else:
+            message = f"{field}: {item['msg'][:1].lower() + item['msg'][1:]}"
+        messages.append(message)
+    return "; ".join(messages) + "."

