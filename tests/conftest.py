@@ -1,4 +1,5 @@
-"""Shared fixtures: the chapter, settings in temporary folders, built indexes, the app."""
+"""Shared fixtures: the chapter, settings in temporary folders, built indexes, the app, a real
+server and a real browser."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ HOSTILE_NOTE = f"""# Proefnotitie onveilige invoer
 Deze proefnotitie over kwaadaardige opmaak bevat letterlijk {HOSTILE_SCRIPT} en ook {HOSTILE_IMAGE} als tekst.
 Een pagina die deze proefnotitie toont, laat de tekens zien en voert niets uit.
 """
+# Debian's chromium (`make browser`): Playwright's own browser download cannot reach its host here.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -162,3 +167,21 @@ def start_server():
     for server in servers:
         server.stop()
 
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; one for the whole session."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: run `make browser`, "
+                    "which installs it with apt-get.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    except Exception:
+        playwright.stop()
+        raise
+    yield chromium
+    chromium.close()
+    playwright.stop()
