@@ -18,6 +18,7 @@ from .openapi import Operation, openapi_document
 from .schemas import (
     AskRequest,
     AskResponse,
+    DocumentsResponse,
     ErrorResponse,
     HealthResponse,
     answer_response,
@@ -61,6 +62,9 @@ OPERATIONS = [
               responses={200: AskResponse, 400: ErrorResponse, 503: ErrorResponse}),
     Operation("GET", "/health", "Whether the service can answer: passages, generation, model.",
               responses={200: HealthResponse, 503: ErrorResponse}),
+    Operation("GET", "/documents", "The indexed documents with their title and passage count "
+              "(JSON with Accept: application/json, a page otherwise).",
+              responses={200: DocumentsResponse, 503: ErrorResponse}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
 ]
@@ -189,13 +193,16 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     settings = settings or Settings.from_env()
     embedder = embedder or load_embedder(settings)
     live_index = LiveIndex(settings, embedder)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # /static/ is the web blueprint's: the pages' CSS and JS
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["qa_service"] = Service(settings, embedder, live_index, Searcher(embedder, live_index))
     app.before_request(_limit_question_bodies)
     app.register_blueprint(api)
+    from .web import web  # imported here because the pages use this module's service()
+
+    app.register_blueprint(web)
     _register_errors(app)
     embedder.embed_queries(["warm-up"])  # the first call of a model is slow; pay it at start-up
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -513,6 +514,22 @@ class IndexGeneration:
 
     def document_digests(self) -> dict[str, str]:
         return {name: digest for name, digest in self._query("SELECT name, sha256 FROM documents")}
+
+    def section_headings(self, limit: int) -> list[str]:
+        """Distinct headings that passages stand under (the nearest one), taking turns across
+        documents so that every document gets a say, in reading order within each."""
+        by_document: dict[str, list[str]] = {}
+        for document, section in self._query(
+            "SELECT document, section FROM passages GROUP BY document, section ORDER BY MIN(row)"
+        ):
+            headings = json.loads(section)
+            if headings and headings[-1] not in by_document.setdefault(document, []):
+                by_document[document].append(headings[-1])
+        chosen: list[str] = []
+        for heading in itertools.chain.from_iterable(itertools.zip_longest(*by_document.values())):
+            if heading is not None and heading not in chosen:
+                chosen.append(heading)
+        return chosen[:limit]
 
     def document_lines(self, name: str) -> list[Line]:
         return [Line(n, p, t) for n, p, t in self._query("SELECT number, page, text FROM lines WHERE document = ? ORDER BY rowid", (name,))]

@@ -82,6 +82,19 @@ class HealthResponse(BaseModel):
     index_type: str
 
 
+class DocumentOut(BaseModel):
+    name: str = Field(description="File name relative to the corpus.")
+    title: str
+    passages: int = Field(ge=0, description="How many passages the document was split into.")
+    pages: Optional[int] = Field(description="Number of pages; null where the document has no pages.")
+    url: str = Field(description="The document in the viewer.")
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+    generation: str = Field(description="The index generation the list comes from.")
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

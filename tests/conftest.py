@@ -1,4 +1,5 @@
-"""Shared fixtures: the chapter, settings in temporary folders, a built index, the app."""
+"""Shared fixtures: the chapter, settings in temporary folders, built indexes, the app, a real
+server and a real browser."""
 
 from __future__ import annotations
 
@@ -12,9 +13,26 @@ from qa_service.config import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_NAME = "beleidsthema-2-vrede-veiligheid-stabiliteit.txt"
 CHAPTER = ROOT / "corpus" / CHAPTER_NAME
+# The headings that the chapter's passages stand under, in reading order.
+CHAPTER_HEADINGS = ["Beleidsdoelstelling", "Veiligheid", "Migratiesamenwerking", "Budget Internationale Veiligheid"]
 # A copy of ../shared/eval/dev-questions.jsonl, so the suite runs from any clone.
 DEV_QUESTIONS = ROOT / "tests" / "fixtures" / "dev-questions.jsonl"
 OUTPUT = ROOT / "test-output"
+# A note whose text and heading are markup that would run if a page inserted it as HTML.
+HOSTILE_NAME = "proefnotitie-onveilige-invoer.md"
+HOSTILE_SCRIPT = "<script>window.__pwned=1</script>"
+HOSTILE_IMAGE = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_NOTE = f"""# Proefnotitie onveilige invoer
+
+## Kwaadaardige opmaak {HOSTILE_IMAGE}
+
+Deze proefnotitie over kwaadaardige opmaak bevat letterlijk {HOSTILE_SCRIPT} en ook {HOSTILE_IMAGE} als tekst.
+Een pagina die deze proefnotitie toont, laat de tekens zien en voert niets uit.
+"""
+# Debian's chromium (`make browser`): Playwright's own browser download cannot reach its host here.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -46,6 +64,20 @@ def chapter_settings(tmp_path_factory, embedder) -> Settings:
     root = tmp_path_factory.mktemp("chapter")
     (root / "corpus").mkdir()
     shutil.copy(CHAPTER, root / "corpus" / CHAPTER_NAME)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def hostile_settings(tmp_path_factory, embedder) -> Settings:
+    """A built index of the chapter and the hostile note."""
+    from qa_service.index import build_index
+
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "corpus").mkdir()
+    shutil.copy(CHAPTER, root / "corpus" / CHAPTER_NAME)
+    (root / "corpus" / HOSTILE_NAME).write_text(HOSTILE_NOTE, encoding="utf-8")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
     build_index(settings, embedder)
     return settings
@@ -134,3 +166,22 @@ def start_server():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; one for the whole session."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: run `make browser`, "
+                    "which installs it with apt-get.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    except Exception:
+        playwright.stop()
+        raise
+    yield chromium
+    chromium.close()
+    playwright.stop()

@@ -16,7 +16,7 @@ from qa_service.index import (
     current_generation_name,
 )
 
-from conftest import CHAPTER
+from conftest import CHAPTER, CHAPTER_HEADINGS, HOSTILE_IMAGE
 
 
 def test_build_writes_a_generation_with_its_manifest(settings, embedder):
@@ -93,3 +93,15 @@ def test_a_file_that_cannot_be_read_is_skipped_and_reported(settings, embedder):
     (settings.corpus_dir / "kapot.txt").write_bytes(b"\x00\x01\x02binary")
     report = build_index(settings, embedder)
     assert "kapot.txt" in report.skipped and report.documents == 1
+
+
+def test_section_headings_take_turns_across_documents(chapter_settings, hostile_settings):
+    chapter = IndexGeneration.open(chapter_settings.index_dir)
+    both = IndexGeneration.open(hostile_settings.index_dir)
+    try:
+        assert chapter.section_headings(10) == CHAPTER_HEADINGS
+        assert chapter.section_headings(2) == CHAPTER_HEADINGS[:2]
+        assert both.section_headings(2) == ["Beleidsdoelstelling", f"Kwaadaardige opmaak {HOSTILE_IMAGE}"]
+    finally:
+        chapter.close()
+        both.close()

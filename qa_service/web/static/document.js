@@ -1,0 +1,27 @@
+// The document viewer: marks the lines that the address names (#L49-L50, or #L49 for one
+// line), as citations link them, and scrolls the first of them into view.
+"use strict";
+
+(() => {
+  const note = document.getElementById("cited-range");
+
+  function showCitedLines() {
+    for (const line of document.querySelectorAll(".line.cited")) line.classList.remove("cited");
+    const match = /^#L(\d+)(?:-L(\d+))?$/.exec(location.hash);
+    note.hidden = true;
+    if (!match) return;
+    const [first, last] = [Number(match[1]), Number(match[2] || match[1])].sort((a, b) => a - b);
+    const cited = [...document.querySelectorAll(".line")].filter((line) => {
+      const number = Number(line.id.slice(1));
+      return first <= number && number <= last;
+    });
+    if (!cited.length) return;
+    for (const line of cited) line.classList.add("cited");
+    note.textContent = first === last ? `Regel ${first} is gemarkeerd.` : `Regels ${first} tot en met ${last} zijn gemarkeerd.`;
+    note.hidden = false;
+    cited[0].scrollIntoView({ block: "center" });
+  }
+
+  window.addEventListener("hashchange", showCitedLines);
+  showCitedLines();
+})();

@@ -1,0 +1,159 @@
+"""The pages through Flask's test client: the chat page, the document list, the document
+viewer, their errors, and the Content-Security-Policy that keeps inline scripts out."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from qa_service.api import create_app
+from qa_service.config import Settings
+from qa_service.documents import read_document
+from qa_service.passages import split_document
+
+from conftest import CHAPTER, CHAPTER_HEADINGS, CHAPTER_NAME, HOSTILE_NAME, HOSTILE_SCRIPT
+
+TITLE = "Beleidsthema 2 Vrede, veiligheid en stabiliteit"
+
+
+class PageParts(HTMLParser):
+    """What a test needs from a page: its scripts, inline event handlers, line elements, links."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.scripts: list[dict] = []
+        self.inline_script_text = ""
+        self.event_handlers: list[str] = []
+        self.line_ids: list[str] = []
+        self.links: list[str] = []
+        self.suggested_questions: list[str] = []
+        self._in_script = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.event_handlers += [name for name in attributes if name.startswith("on")]
+        if tag == "script":
+            self.scripts.append(attributes)
+            self._in_script = True
+        if tag == "li" and "line" in (attributes.get("class") or "").split():
+            self.line_ids.append(attributes["id"])
+        if tag == "a":
+            self.links.append(attributes.get("href"))
+        if "data-question" in attributes:
+            self.suggested_questions.append(attributes["data-question"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.inline_script_text += data
+
+
+@pytest.fixture
+def hostile_client(hostile_settings, embedder):
+    app = create_app(hostile_settings, embedder)
+    app.testing = True
+    return app.test_client()
+
+
+def assert_protected_page(response) -> PageParts:
+    """A page in Dutch whose scripts can only come from the service's own files."""
+    assert response.mimetype == "text/html"
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["object-src"] == "'none'"
+    html = response.get_data(as_text=True)
+    assert '<html lang="nl">' in html
+    parts = PageParts(html)
+    assert all(script.get("src", "").startswith("/static/") for script in parts.scripts)
+    assert parts.inline_script_text.strip() == "" and parts.event_handlers == []
+    return parts
+
+
+def test_the_chat_page_suggests_topics_from_the_corpus_headings(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    parts = assert_protected_page(response)
+    html = response.get_data(as_text=True)
+    assert 'placeholder="Typ hier uw vraag…"' in html
+    assert ">Verstuur</button>" in html and 'aria-live="polite"' in html
+    assert parts.suggested_questions == [f"Wat staat er over {heading}?" for heading in CHAPTER_HEADINGS]
+    assert "/documents" in parts.links
+
+
+def test_the_document_list_as_json(client):
+    response = client.get("/documents", headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.get_json()
+    passages = len(split_document(read_document(CHAPTER)))
+    assert body["documents"] == [
+        {"name": CHAPTER_NAME, "title": TITLE, "passages": passages, "pages": 1, "url": f"/documents/{CHAPTER_NAME}"}
+    ]
+    assert body["generation"] == client.get("/health").get_json()["generation"]
+
+
+def test_the_document_list_as_a_page(client):
+    response = client.get("/documents", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 200
+    parts = assert_protected_page(response)
+    html = response.get_data(as_text=True)
+    passages = len(split_document(read_document(CHAPTER)))
+    assert TITLE in html and f'<td class="count">{passages}</td>' in html
+    assert f"/documents/{CHAPTER_NAME}" in parts.links
+    assert client.get("/documents").mimetype == "text/html"  # no Accept header: a page
+
+
+def test_the_document_viewer_numbers_every_indexed_line(client):
+    response = client.get(f"/documents/{CHAPTER_NAME}")
+    assert response.status_code == 200
+    parts = assert_protected_page(response)
+    lines = read_document(CHAPTER).lines
+    assert parts.line_ids == [f"L{line.number}" for line in lines] and len(lines) == 52
+    html = response.get_data(as_text=True)
+    assert '<span class="line-text">totaal 3.337 militairen uitgezonden geweest.</span>' in html
+    assert f"<h1>{TITLE}</h1>" in html
+    assert "/" in parts.links  # back to the chat
+    assert "/static/document.js" in [script["src"] for script in parts.scripts]
+
+
+def test_document_text_and_headings_are_escaped(hostile_client):
+    for path in (f"/documents/{HOSTILE_NAME}", "/"):
+        html = hostile_client.get(path).get_data(as_text=True)
+        assert "window.__pwned" in html  # the text is there…
+        assert "<img src=x" not in html and HOSTILE_SCRIPT not in html  # …but never as markup
+    document = hostile_client.get(f"/documents/{HOSTILE_NAME}").get_data(as_text=True)
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in document
+
+
+@pytest.mark.parametrize("name", ["nergens.txt", "../corpus/" + CHAPTER_NAME, "%2e%2e/%2e%2e/etc/passwd"])
+def test_an_unknown_document_is_a_readable_404(client, name):
+    page = client.get(f"/documents/{name}")
+    assert page.status_code == 404
+    assert_protected_page(page)
+    assert "staat niet in de index" in page.get_data(as_text=True)
+    as_json = client.get(f"/documents/{name}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 404 and as_json.get_json()["error"]["code"] == "not_found"
+
+
+def test_without_an_index_the_chat_still_loads_and_the_documents_say_why(tmp_path, embedder):
+    client = create_app(Settings(corpus_dir=tmp_path, index_dir=tmp_path / "index"), embedder).test_client()
+    chat = client.get("/")
+    assert chat.status_code == 200 and PageParts(chat.get_data(as_text=True)).suggested_questions == []
+    page = client.get("/documents")
+    assert page.status_code == 503
+    assert_protected_page(page)
+    assert "nog geen index" in page.get_data(as_text=True)
+    as_json = client.get(f"/documents/{CHAPTER_NAME}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 503 and "qa-service build" in as_json.get_json()["error"]["message"]
+
+
+def test_the_pages_scripts_and_styles_are_served(client):
+    for name, mimetype in [("chat.js", "text/javascript"), ("document.js", "text/javascript"), ("style.css", "text/css")]:
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200 and response.mimetype == mimetype
+
+
+def test_openapi_describes_the_document_list(client):
+    spec = client.get("/openapi.json").get_json()
+    assert "DocumentsResponse" in str(spec["paths"]["/documents"]["get"]["responses"]["200"])
