@@ -69,24 +69,29 @@ class VectorSearch(Protocol):
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine) pairs, best first."""
 
+    def similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """The cosine of the question vector with the passages at `rows`, exactly."""
+
 
 class FaissVectorSearch:
-    def __init__(self, index: faiss.Index, kind: str):
+    def __init__(self, index: faiss.Index, vectors: np.ndarray, kind: str):
         self.index = index
+        self.vectors = vectors
         self.kind = kind
 
     @classmethod
     def build(cls, vectors: np.ndarray) -> "FaissVectorSearch":
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index, "flat")
+        return cls(index, vectors, "flat")
 
-    def save(self, path: Path) -> None:
-        faiss.write_index(self.index, str(path))
+    def save(self, directory: Path) -> None:
+        faiss.write_index(self.index, str(directory / "dense.faiss"))
 
     @classmethod
-    def load(cls, path: Path, kind: str) -> "FaissVectorSearch":
-        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY), kind)
+    def load(cls, directory: Path, vectors: np.ndarray, kind: str) -> "FaissVectorSearch":
+        index = faiss.read_index(str(directory / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        return cls(index, vectors, kind)
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, self.index.ntotal)
@@ -94,6 +99,14 @@ class FaissVectorSearch:
             return []
         scores, rows = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0, np.float32)
+        order = np.argsort(rows)  # read the memory-mapped rows in file order
+        found = np.empty(len(rows), np.float32)
+        found[order] = np.asarray(self.vectors[np.asarray(rows)[order]], dtype=np.float32) @ vector
+        return found
 
 
 # --- records ------------------------------------------------------------------------------
@@ -325,9 +338,9 @@ def build_index(
         name = _new_generation_name()
         staging = index_dir / (BUILDING_PREFIX + name)
         staging.mkdir(parents=True)
-        dense = FaissVectorSearch.build(vectors)
-        dense.save(staging / "dense.faiss")
         np.save(staging / "vectors.npy", vectors)
+        dense = FaissVectorSearch.build(vectors)
+        dense.save(staging)
         np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
         analyzer = Analyzer(settings.language)
         LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
@@ -453,7 +466,7 @@ class IndexGeneration:
         self.manifest = manifest
         self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
         self.sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
-        self.dense: VectorSearch = FaissVectorSearch.load(directory / "dense.faiss", manifest["index_type"])
+        self.dense: VectorSearch = FaissVectorSearch.load(directory, self.vectors, manifest["index_type"])
         self.lexical = LexicalIndex.load(directory / "bm25", Analyzer(manifest.get("language", language)))
         self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()

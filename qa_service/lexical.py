@@ -2,7 +2,8 @@
 
 The analyzer is shared by indexing, searching and highlighting, so "militairen" in a question
 finds and marks "militair" in a passage. Numbers stay searchable as written: "3.337",
-"3337" and "3,337" are one term, and so are "2,5" and "2.5".
+"3337" and "3,337" are one term, and so are "2,5" and "2.5"; number words are numbers too
+("drie", "three" and "3").
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Number words of Dutch and of English, which people also ask in. "een" and "one" are left out:
+# far more often an article or a pronoun than a count. Magnitudes ("miljoen") stay words.
+_NUMBER_WORDS = {
+    word: str(value)
+    for words in (
+        "nul - twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien "
+        "zestien zeventien achttien negentien twintig",
+        "zero - two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty",
+    )
+    for value, word in enumerate(words.split())
+    if word != "-"
+} | {
+    "dertig": "30", "veertig": "40", "vijftig": "50", "zestig": "60", "zeventig": "70", "tachtig": "80",
+    "negentig": "90", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+    "eighty": "80", "ninety": "90",
+}
+
+
 def _number(token: str) -> str:
     if _THOUSANDS.match(token):
         return re.sub(r"[.,]", "", token)
@@ -84,12 +104,14 @@ class Analyzer:
         found = []
         for match in _TOKEN.finditer(text):
             token = match.group(0)
+            folded = _fold(token)
             if any(c.isdigit() for c in token):
                 stem = _number(token)
+            elif folded in _NUMBER_WORDS:
+                stem = _NUMBER_WORDS[folded]
+            elif len(folded) < 2 or folded in self._stopwords:
+                continue
             else:
-                folded = _fold(token)
-                if len(folded) < 2 or folded in self._stopwords:
-                    continue
                 stem = self._stem(folded)
             found.append(Term(stem, match.start(), match.end()))
         return found
@@ -118,14 +140,19 @@ class LexicalIndex:
     def load(cls, directory: Path, analyzer: Analyzer) -> "LexicalIndex":
         return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), analyzer)
 
-    def search(self, question: str, k: int) -> list[tuple[int, float]]:
-        """Rows of the passages that share a term with the question, best first, with scores."""
+    def scores(self, question: str) -> np.ndarray | None:
+        """The BM25 score of every passage for the question; None if it shares no term with any."""
         vocabulary = self.retriever.vocab_dict
         ids = [vocabulary[s] for s in dict.fromkeys(self.analyzer.stems(question)) if s in vocabulary]
-        if not ids:
-            return []
-        scores = self.retriever.get_scores(ids)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+        return self.retriever.get_scores(ids) if ids else None
+
+
+
+def top_rows(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best rows with a positive score, best first."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(row), float(scores[row])) for row in top if scores[row] > 0]

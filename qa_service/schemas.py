@@ -51,13 +51,14 @@ class CitationOut(BaseModel):
 
 class Scores(BaseModel):
     dense: Optional[float] = Field(description="Cosine similarity; null where the dense ranking did not find it.")
-    lexical: Optional[float] = Field(description="BM25 score; null where it shares no term with the question.")
+    lexical: Optional[float] = Field(description="BM25 score; null where the lexical ranking did not find it.")
 
 
 class PassageOut(BaseModel):
     id: str
     rank: int = Field(ge=1)
-    score: float
+    score: float = Field(description="hybrid: the fused standard score (how far the passage stands out among "
+                                     "the candidates, in standard deviations); dense: cosine; lexical: BM25.")
     scores: Scores
     text: str
     citation: CitationOut

@@ -1,6 +1,6 @@
 """BM25 with Dutch stemming: word forms, numbers as written, stop words."""
 
-from qa_service.lexical import Analyzer, LexicalIndex
+from qa_service.lexical import Analyzer, LexicalIndex, top_rows
 
 TEXTS = [
     "Nederlandse militairen zijn ingezet. In 2022 zijn in totaal 3.337 militairen uitgezonden.",
@@ -11,7 +11,8 @@ TEXTS = [
 
 
 def search(question: str) -> list[int]:
-    return [row for row, _ in LexicalIndex.build(TEXTS, Analyzer("nl")).search(question, 10)]
+    scores = LexicalIndex.build(TEXTS, Analyzer("nl")).scores(question)
+    return [] if scores is None else [row for row, _ in top_rows(scores, 10)]
 
 
 def test_plural_finds_singular_and_back():
@@ -25,6 +26,14 @@ def test_numbers_stay_searchable_as_written():
     assert search("3337") == [0]
     assert search("2022") == [0]
     assert search("2.5 miljoen") == [3]
+
+
+def test_number_words_are_numbers_in_dutch_and_english():
+    texts = ["De inzet rust op drie pijlers.", "Er zijn 3 fregatten en twee mijnenjagers.", "Een enkele zin."]
+    index = LexicalIndex.build(texts, Analyzer("nl"))
+    assert [row for row, _ in top_rows(index.scores("three pillars"), 5)] == [0, 1]
+    assert [row for row, _ in top_rows(index.scores("2 mijnenjagers"), 5)] == [1]
+    assert index.scores("one") is None  # "een"/"one" are articles and pronouns more often than counts
 
 
 def test_stop_words_alone_find_nothing():
@@ -42,4 +51,4 @@ def test_index_survives_a_save_and_load(tmp_path):
     index = LexicalIndex.build(TEXTS, Analyzer("nl"))
     index.save(tmp_path / "bm25")
     loaded = LexicalIndex.load(tmp_path / "bm25", Analyzer("nl"))
-    assert loaded.search("COMPASS", 5)[0][0] == 1
+    assert top_rows(loaded.scores("COMPASS"), 5)[0][0] == 1

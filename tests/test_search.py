@@ -1,9 +1,10 @@
 """Ranking, fusion and highlighting on the chapter."""
 
+import numpy as np
 import pytest
 
 from qa_service.index import LiveIndex
-from qa_service.search import Searcher, reciprocal_rank_fusion
+from qa_service.search import Searcher, standard_score_fusion
 
 
 @pytest.fixture(scope="module")
@@ -11,16 +12,23 @@ def searcher(chapter_settings, embedder):
     return Searcher(embedder, LiveIndex(chapter_settings, embedder))
 
 
-def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks():
-    fused = reciprocal_rank_fusion([[10, 20, 30], [30, 20, 40]], k=1)
-    # 20: 1/3 + 1/3; 10: 1/2; 30: 1/4 + 1/2; 40: 1/4
-    assert [row for row, _ in fused] == [30, 20, 10, 40]
-    assert fused[0][1] == pytest.approx((1 / 4 + 1 / 2) / 1.0)
+def test_fusion_lets_a_clear_lexical_winner_beat_a_flat_dense_ranking():
+    # Dense scores barely differ (little signal) and rank passage 2 second; BM25 clearly prefers it.
+    dense = [0.52, 0.50, 0.51, 0.49]
+    lexical = [0.4, 0.0, 6.0, 0.3]
+    fused = standard_score_fusion(dense, lexical)
+    assert int(np.argmax(fused)) == 2
 
 
-def test_a_row_first_in_every_ranking_scores_one():
-    fused = reciprocal_rank_fusion([[7, 8], [7, 9]])
-    assert fused[0] == (7, pytest.approx(1.0))
+def test_fusion_lets_a_confident_dense_ranking_beat_scattered_word_matches():
+    dense = [0.20, 0.85, 0.22, 0.21, 0.19]
+    lexical = [1.2, 0.9, 1.3, 0.0, 1.1]
+    assert int(np.argmax(standard_score_fusion(dense, lexical))) == 1
+
+
+def test_fusion_of_equal_scores_keeps_the_other_side_and_is_symmetric_in_weight():
+    assert list(standard_score_fusion([0.5, 0.5, 0.5], [1.0, 3.0, 2.0])) == pytest.approx([-0.6124, 0.6124, 0.0], abs=1e-3)
+    assert list(standard_score_fusion([1, 2], [2, 1])) == pytest.approx([0.0, 0.0])
 
 
 def test_the_highlight_is_the_sentence_with_the_answer(searcher):

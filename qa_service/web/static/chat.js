@@ -57,9 +57,11 @@
     return quote;
   }
 
-  // Hybrid scores run from 0 to 1, where 1 is first in both the meaning and the word ranking.
+  // Hybrid scores are standard scores: how many standard deviations a passage stands above the
+  // candidates in meaning and words together. Above 1 it clearly stands out; below 0.3 it is
+  // one of the crowd.
   function relevance(score) {
-    const [level, words] = score >= 0.75 ? ["high", "zeer relevant"] : score >= 0.45 ? ["medium", "relevant"] : ["low", "minder relevant"];
+    const [level, words] = score >= 1 ? ["high", "zeer relevant"] : score >= 0.3 ? ["medium", "relevant"] : ["low", "minder relevant"];
     return element("span", `relevance relevance-${level}`, words);
   }
 
