@@ -107,9 +107,6 @@ class RunningServer:
         import os
         import subprocess
         import sys
-        import time
-
-        import requests
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -123,6 +120,12 @@ class RunningServer:
                    "--port", str(self.port), "--workers", str(workers)]
         self.log = open(settings.index_dir.parent / f"server-{self.port}.log", "w+")
         self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_until_ready(self) -> None:
+        import time
+
+        import requests
+
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -132,7 +135,6 @@ class RunningServer:
                     return
             except requests.RequestException:
                 time.sleep(0.3)
-        self.stop()
         raise RuntimeError(f"the server did not answer within 120 s:\n{self.output()}")
 
     def output(self) -> str:
@@ -160,7 +162,8 @@ def start_server():
 
     def start(settings: Settings, **kwargs) -> RunningServer:
         server = RunningServer(settings, **kwargs)
-        servers.append(server)
+        servers.append(server)  # stopped at the end even if it never becomes ready
+        server.wait_until_ready()
         return server
 
     yield start
