@@ -3,7 +3,7 @@ the source of /openapi.json, so the documentation cannot drift from the behaviou
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,7 +42,10 @@ class CitationOut(BaseModel):
     document: str = Field(description="File name relative to the corpus.")
     title: str
     section: list[str] = Field(description="Headings above the passage, outermost first, nearest last.")
-    page: Optional[int] = Field(description="Page number; null where the document has no pages.")
+    page: Optional[Union[int, str]] = Field(
+        description="The page as printed: its number, or its label where that is not a number (a PDF's "
+        "front matter may be numbered iv); null where the document has no pages."
+    )
     line_start: int = Field(ge=1)
     line_end: int = Field(ge=1)
     label: str = Field(description="The citation as people read it.")
