@@ -81,9 +81,14 @@ def test_leftovers_of_a_killed_build_are_removed_and_two_generations_kept(settin
     leftover = settings.index_dir / ".building-20000101T000000Z-dead"
     leftover.mkdir()
     (leftover / "vectors.npy").write_bytes(b"partial")
+    staged = settings.index_dir / ".staging-dead"
+    staged.mkdir()
+    (staged / "rapport.pdf").write_bytes(b"%PDF-1.4 staged")
+    incoming = settings.corpus_dir / ".incoming-dead.pdf"
+    incoming.write_bytes(b"%PDF-1.4 half copied")
     for _ in range(3):
         build_index(settings, embedder, full=True)
-    assert not leftover.exists()
+    assert not leftover.exists() and not staged.exists() and not incoming.exists()
     generations = [p for p in settings.index_dir.iterdir() if p.is_dir()]
     assert len(generations) == 2
     assert current_generation_name(settings.index_dir) in {p.name for p in generations}
