@@ -7,6 +7,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .corpus import CorpusChange
+from .index import BuildReport
 from .search import MODES, Answer
 
 MAX_QUESTION_CHARS = 1000
@@ -85,6 +87,51 @@ class HealthResponse(BaseModel):
     index_type: str
 
 
+class DocumentUpload(BaseModel):
+    """The multipart form of POST /documents (described here; Flask parses the form)."""
+
+    file: list[bytes] = Field(description="One or more files (.pdf, .docx, .html, .md, .txt), each under the field name `file`.")
+
+
+class DocumentReplacement(BaseModel):
+    """The multipart form of PUT /documents/{name}."""
+
+    file: bytes = Field(description="The new version of the document, in the same format.")
+
+
+class RebuildRequest(Strict):
+    full: bool = Field(False, description="Re-embed every passage instead of reusing the vectors of unchanged ones.")
+
+
+class DocumentOut(BaseModel):
+    name: str = Field(description="The document's name in the corpus, as citations give it.")
+    title: str
+    passages: int = Field(ge=0, description="How many passages of it the index holds.")
+    pages: Optional[int] = Field(description="How many pages it has; null where the format has no pages.")
+
+
+class BuildOut(BaseModel):
+    generation: str = Field(description="The index generation that is live now.")
+    documents: int
+    passages: int
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    skipped: dict[str, str] = Field(description="Corpus files that could not be read, with the reason.")
+    reused: int = Field(description="Passages whose vectors were reused from the previous generation.")
+    embedded: int = Field(description="Passages embedded in this build.")
+    seconds: float
+    up_to_date: bool = Field(description="True when the index already matched the corpus and nothing was built.")
+    summary: str = Field(description="The same, as the command line prints it.")
+
+
+class CorpusChangeResponse(BaseModel):
+    generation: str = Field(description="The index generation that is live now and holds the change.")
+    documents: list[DocumentOut] = Field(description="The documents added or replaced, as indexed.")
+    removed: list[str] = Field(description="The documents removed.")
+    build: BuildOut
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -151,3 +198,21 @@ def describe_validation_error(error: ValidationError) -> str:
             message = f"{field}: {item['msg'][:1].lower() + item['msg'][1:]}"
         messages.append(message)
     return "; ".join(messages) + "."
+
+
+def build_response(report: BuildReport) -> BuildOut:
+    return BuildOut(
+        generation=report.generation, documents=report.documents, passages=report.passages,
+        added=report.added, changed=report.changed, removed=report.removed, skipped=report.skipped,
+        reused=report.reused, embedded=report.embedded, seconds=round(report.seconds, 2),
+        up_to_date=report.up_to_date, summary=report.summary(),
+    )
+
+
+def change_response(change: CorpusChange) -> CorpusChangeResponse:
+    return CorpusChangeResponse(
+        generation=change.report.generation,
+        documents=[DocumentOut(name=d.name, title=d.title, passages=d.passages, pages=d.pages) for d in change.documents],
+        removed=change.removed,
+        build=build_response(change.report),
+    )
