@@ -7,7 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -38,19 +40,23 @@ def chapter_copies(count: int) -> list[str]:
     return [text.replace("Beleidsthema 2", f"Beleidsthema {number}", 1) for number in range(10, 10 + count)]
 
 
-def start_cli(settings, log: Path, *arguments: str) -> subprocess.Popen:
+@contextmanager
+def killed_while_embedding(settings, log: Path, *arguments: str) -> Iterator[None]:
+    """Run `qa-service ARGUMENTS`, wait until it is embedding, let the caller act, then kill -9 it."""
     command = [QA_SERVICE, *arguments, "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-
-
-def wait_until_embedding(process: subprocess.Popen, log: Path) -> None:
-    """Return once the process shows its embedding progress bar, while it is still embedding."""
-    deadline = time.monotonic() + 600
-    while "Batches" not in log.read_text(errors="replace"):
-        assert process.poll() is None, f"the process ended before it embedded anything:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"no embedding progress within 600 s:\n{log.read_text()}"
-        time.sleep(0.05)
-    assert process.poll() is None, "the process finished before it could be killed; give it more text to embed"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    try:
+        deadline = time.monotonic() + 600
+        while "Batches" not in log.read_text(errors="replace"):
+            assert process.poll() is None, f"the process ended before it embedded anything:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"no embedding progress within 600 s:\n{log.read_text()}"
+            time.sleep(0.05)
+        assert process.poll() is None, "the process finished before it could be killed; give it more text to embed"
+        yield
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
 
 
 def leftovers(index_dir: Path) -> list[str]:
@@ -115,16 +121,9 @@ def test_a_build_killed_midway_leaves_the_old_generation_serving_and_a_rebuild_s
         (settings.corpus_dir / f"kopie-{number:02d}.txt").write_text(text, encoding="utf-8")
     corpus = snapshot(settings.corpus_dir)
 
-    log = tmp_path / "build.log"
-    build = start_cli(settings, log, "build", "--full")
-    try:
-        wait_until_embedding(build, log)
+    with killed_while_embedding(settings, tmp_path / "build.log", "build", "--full"):
         busy = requests.post(server.url + "/index/rebuild", json={}, headers=AUTH, timeout=60)
         assert busy.status_code == 409 and "another build" in busy.json()["error"]["message"]
-        os.kill(build.pid, signal.SIGKILL)
-    finally:
-        build.kill()
-        build.wait()
 
     assert current_generation_name(settings.index_dir) == old
     assert snapshot(settings.corpus_dir) == corpus
@@ -148,14 +147,8 @@ def test_an_add_killed_midway_changes_nothing_and_the_next_build_removes_its_sta
     big = tmp_path / "verzameld.txt"
     big.write_text("\n\n".join(chapter_copies(12)), encoding="utf-8")
 
-    log = tmp_path / "add.log"
-    add = start_cli(settings, log, "add", str(big))
-    try:
-        wait_until_embedding(add, log)
-        os.kill(add.pid, signal.SIGKILL)
-    finally:
-        add.kill()
-        add.wait()
+    with killed_while_embedding(settings, tmp_path / "add.log", "add", str(big)):
+        pass
 
     assert snapshot(settings.corpus_dir) == before
     assert current_generation_name(settings.index_dir) == old
