@@ -368,11 +368,11 @@ def read_pdf(path: Path, name: str) -> Document:
             bold = all(_BOLD_FONT.search(c.get("fontname", "")) for c in chars)
             on_page.append(_PdfLine(line, size, bold, item["top"], item["bottom"]))
         # Page numbers stand alone on the first or last line of their page.
-        for edge in {0, len(on_page) - 1} if on_page else ():
-            text = on_page[edge].line.text.strip()
-            if _FOOTER.match(text) or text == str(page):
-                on_page[edge] = None
-        content.extend(l for l in on_page if l is not None)
+        edges = {0, len(on_page) - 1}
+        content.extend(
+            l for i, l in enumerate(on_page)
+            if not (i in edges and (_FOOTER.match(l.line.text.strip()) or l.line.text.strip() == str(page)))
+        )
     if not content:
         raise DocumentError(
             f"{name}: no text found — needs OCR. The PDF holds images of its pages without a text "
@@ -391,19 +391,21 @@ def read_pdf(path: Path, name: str) -> Document:
             return False
         return l.size >= body * HEADING_SIZE_RATIO or (l.bold and _is_heading_text(text, width))
 
-    gaps = [b.top - a.bottom for a, b in zip(content, content[1:]) if a.line.page == b.line.page and b.top > a.bottom]
+    # The usual space between a line and the next one below it; a line higher up than the one
+    # before it starts a new page (or column).
+    gaps = [b.top - a.bottom for a, b in zip(content, content[1:]) if b.top > a.bottom]
     usual_gap = statistics.median(gaps) if gaps else 0.0
+
+    def follows_closely(last: _PdfLine, l: _PdfLine) -> bool:
+        return last.top < l.top <= last.bottom + usual_gap + 0.5 * (last.bottom - last.top)
 
     # Group the lines: runs of heading lines in one style are one (wrapped) heading.
     groups: list[tuple[bool, list[_PdfLine]]] = []
     for l in content:
         heading = is_heading(l)
         previous = groups[-1] if groups else None
-        if previous and previous[0] == heading:
-            last = previous[1][-1]
-            same_page = last.line.page == l.line.page
-            close = same_page and l.top - last.bottom <= usual_gap + 0.5 * (last.bottom - last.top)
-            if (heading and close and last.style == l.style) or (not heading and close):
+        if previous and previous[0] == heading and follows_closely(previous[1][-1], l):
+            if not heading or previous[1][-1].style == l.style:
                 previous[1].append(l)
                 continue
         groups.append((heading, [l]))
