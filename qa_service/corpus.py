@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Sequence
 
 from .config import Settings
-from .documents import DocumentError, corpus_files, read_document, supported_suffixes
+from .documents import Document, DocumentError, corpus_files, read_document, supported_suffixes
 from .embedder import Embedder
 from .index import (
     INCOMING_PREFIX,
@@ -136,11 +136,11 @@ def change_corpus(
 
         staging = settings.index_dir / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
         try:
-            staged = _stage(staging, add)
+            staged, read = _stage(staging, add)
             leaving = set(names) | set(remove)
             sources = sorted([s for s in present if s[1] not in leaving] + staged, key=lambda source: source[1])
             report = build_generation(
-                settings, embedder, sources, progress=progress,
+                settings, embedder, sources, progress=progress, already_read=read,
                 before_publish=lambda: _move_into_corpus(corpus_dir, staged, remove),
             )
         finally:
@@ -148,11 +148,12 @@ def change_corpus(
     return CorpusChange(report, [report.indexed[name] for name in names], sorted(remove))
 
 
-def _stage(staging: Path, documents: Sequence[NewDocument]) -> list[tuple[Path, str]]:
+def _stage(staging: Path, documents: Sequence[NewDocument]) -> tuple[list[tuple[Path, str]], dict[str, Document]]:
     """Write the new files into the staging folder and read each, so that a file that cannot
-    be read is refused before any build starts."""
+    be read is refused before any build starts. Returns the staged (path, name) pairs and the
+    documents read from them."""
     staging.mkdir(parents=True)
-    staged = []
+    staged, read = [], {}
     for document in documents:
         path = staging / document.name
         path.parent.mkdir(parents=True, exist_ok=True)  # a replaced document may sit in a folder
@@ -162,11 +163,11 @@ def _stage(staging: Path, documents: Sequence[NewDocument]) -> list[tuple[Path, 
             with open(path, "wb") as handle:
                 shutil.copyfileobj(document.source, handle)
         try:
-            read_document(path, document.name)
+            read[document.name] = read_document(path, document.name)
         except DocumentError as exc:
             raise UnreadableDocumentError(str(exc)) from None
         staged.append((path, document.name))
-    return staged
+    return staged, read
 
 
 def _move_into_corpus(corpus_dir: Path, staged: list[tuple[Path, str]], removed: Sequence[str]) -> None:

@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from types import MappingProxyType
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import faiss
 import numpy as np
@@ -256,11 +257,17 @@ def file_digests(sources: Sequence[tuple[Path, str]]) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for path, name in sources}
 
 
-def read_corpus(sources: Sequence[tuple[Path, str]], digests: dict[str, str], progress: bool = False) -> _Corpus:
+def read_corpus(
+    sources: Sequence[tuple[Path, str]],
+    digests: dict[str, str],
+    progress: bool = False,
+    already_read: Mapping[str, Document] = MappingProxyType({}),
+) -> _Corpus:
+    """Read and split every source; `already_read` documents (by name) are not read again."""
     documents, passages, skipped = [], [], {}
     for path, name in tqdm(sources, desc="reading", unit="file", disable=not progress):
         try:
-            document = read_document(path, name)
+            document = already_read.get(name) or read_document(path, name)
         except DocumentError as exc:
             skipped[name] = str(exc)
             continue
@@ -312,10 +319,12 @@ def build_generation(
     *,
     full: bool = False,
     progress: bool = False,
+    already_read: Mapping[str, Document] = MappingProxyType({}),
     before_publish: Callable[[], None] | None = None,
 ) -> BuildReport:
     """Build a generation from `sources` (path, name) and make it current. The caller holds
-    build_lock. `before_publish` runs after the new generation is complete and before it goes
+    build_lock. `already_read` are documents of the sources the caller has read (a PDF takes a
+    while). `before_publish` runs after the new generation is complete and before it goes
     live: the moment to move added files into the corpus."""
     index_dir = settings.index_dir
     started = time.perf_counter()
@@ -332,7 +341,7 @@ def build_generation(
         report.seconds = time.perf_counter() - started
         return report
 
-    corpus = read_corpus(sources, digests, progress)
+    corpus = read_corpus(sources, digests, progress, already_read)
     report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped,
                          indexed=_summaries(corpus))
     before = previous.document_digests() if previous else {}

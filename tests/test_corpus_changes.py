@@ -1,11 +1,14 @@
-"""`qa-service add` and `qa-service remove`: the corpus and the index change together or not at all."""
+"""`qa-service add` and `qa-service remove` (change_corpus): the corpus and the index change
+together or not at all."""
 
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from qa_service import documents
 from qa_service.cli import main
+from qa_service.corpus import NewDocument, change_corpus
 from qa_service.index import IndexGeneration, build_index
 
 from conftest import CHAPTER_NAME, snapshot
@@ -85,3 +88,17 @@ def test_add_refuses_what_cannot_be_read_and_adds_nothing(built, tmp_path: Path,
     result = run(built, "add", str(good), str(bad))
     assert result.exit_code == 1 and words in result.output
     assert snapshot(built.corpus_dir, built.index_dir) == before
+
+
+def test_an_added_file_is_read_once(built, embedder, tmp_path: Path, monkeypatch):
+    """A PDF takes a while to read: the check before the build and the build share one reading."""
+    read = []
+
+    def counting_reader(path, name):
+        read.append(name)
+        return documents.read_pdf(path, name)
+
+    monkeypatch.setitem(documents.READERS, ".pdf", counting_reader)
+    pdf = write_report_pdf(tmp_path / "jaarverslag.pdf")
+    change = change_corpus(built, embedder, add=[NewDocument("jaarverslag.pdf", pdf)])
+    assert change.documents[0].passages == 4 and read == ["jaarverslag.pdf"]
