@@ -41,7 +41,7 @@ POINTER = "CURRENT"
 LOCK = ".build.lock"
 BUILDING_PREFIX = ".building-"
 STAGING_PREFIX = ".staging-"  # files being added, inside the index directory until they go live
-INCOMING_PREFIX = ".incoming-"  # a staged file on its way into the corpus from another file system
+INCOMING_PREFIX = ".incoming-"  # in the corpus: a staged file being copied in, renamed into place when whole
 KEEP_GENERATIONS = 2
 
 
