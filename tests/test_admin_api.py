@@ -10,7 +10,7 @@ import pytest
 
 from qa_service.api import create_app
 from qa_service.config import Settings
-from qa_service.index import build_lock, current_generation_name
+from qa_service.index import IndexGeneration, build_lock, current_generation_name
 
 from conftest import CHAPTER_NAME, snapshot
 from sample_files import REPORT_HTML, write_docx, write_report_pdf, write_scanned_pdf
@@ -75,6 +75,13 @@ def test_an_uploaded_pdf_is_searchable_with_its_pages_when_the_answer_comes(admi
     assert body["build"]["added"] == ["jaarverslag.pdf"] and body["build"]["embedded"] == 4
     assert body["build"]["reused"] == body["build"]["passages"] - 4 and body["removed"] == []
     assert (admin_settings.corpus_dir / "jaarverslag.pdf").read_bytes() == data
+    generation = IndexGeneration.open(admin_settings.index_dir)
+    try:  # a roman page label is stored as it is printed, beside the numbered pages
+        assert [line.page for line in generation.document_lines("jaarverslag.pdf")[:3]] == ["i", "i", 1]
+        passages = [p for p, _ in generation.passages(range(generation.passage_count)).values()]
+        assert {p.citation.page for p in passages if p.citation.document == "jaarverslag.pdf"} == {"i", 1, 2}
+    finally:
+        generation.close()
 
     top = ask(admin, "Hoeveel kubieke meter water pompten de gemalen weg?")["passages"][0]
     assert "820 miljoen kubieke meter" in top["text"]
