@@ -48,16 +48,14 @@ def test_add_replace_and_remove(built, tmp_path: Path):
     assert again.exit_code == 1 and "already in the corpus" in again.output and "--replace" in again.output
     assert snapshot(built.corpus_dir, built.index_dir) == before
 
-    newer = write_pdf(tmp_path / "v2.pdf", [[("Jaarverslag Waterbeheer 2023, herziene versie", 10, False)]])
-    renamed = tmp_path / "v2" / "jaarverslag.pdf"
-    renamed.parent.mkdir()
-    newer.rename(renamed)
+    (tmp_path / "v2").mkdir()
+    newer = write_pdf(tmp_path / "v2" / "jaarverslag.pdf", [[("Jaarverslag Waterbeheer 2023, herziene versie", 10, False)]])
     notitie = tmp_path / "notitie.txt"
     notitie.write_text("Notitie\n\nHet jaarverslag verschijnt dit jaar later dan gepland.\n")
-    replaced = run(built, "add", "--replace", str(renamed), str(notitie))
+    replaced = run(built, "add", "--replace", str(newer), str(notitie))
     assert replaced.exit_code == 0, replaced.output
     assert "added 1, changed 1, removed 0" in replaced.output
-    assert (built.corpus_dir / "jaarverslag.pdf").read_bytes() == renamed.read_bytes()
+    assert (built.corpus_dir / "jaarverslag.pdf").read_bytes() == newer.read_bytes()
 
     removed = run(built, "remove", "jaarverslag.pdf", "notitie.txt")
     assert removed.exit_code == 0, removed.output
