@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hmac
 import json
 import logging
 import re
@@ -12,16 +14,35 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
+from .corpus import (
+    ChangeRefused,
+    NameTakenError,
+    NewDocument,
+    UnknownDocumentError,
+    UnreadableDocumentError,
+    UnsafeNameError,
+    UnsupportedTypeError,
+    change_corpus,
+    document_name,
+)
+from .documents import corpus_files
 from .embedder import Embedder, load_embedder
-from .index import IndexUnavailableError, LiveIndex
+from .index import BuildInProgressError, IndexUnavailableError, LiveIndex, build_index
 from .openapi import Operation, openapi_document
 from .schemas import (
     AskRequest,
     AskResponse,
+    BuildOut,
+    CorpusChangeResponse,
+    DocumentReplacement,
     DocumentsResponse,
+    DocumentUpload,
     ErrorResponse,
     HealthResponse,
+    RebuildRequest,
     answer_response,
+    build_response,
+    change_response,
     describe_validation_error,
 )
 from .search import Searcher
@@ -32,9 +53,10 @@ ASK_BODY_LIMIT = 64 * 1024  # a question is at most 1000 characters; anything fa
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 @dataclass
@@ -54,6 +76,8 @@ def service() -> Service:
 api = Blueprint("api", __name__)
 
 _errors = {400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse}
+_admin_errors = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse}
+_upload_errors = {**_admin_errors, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
 OPERATIONS = [
     Operation("POST", "/ask", "Ask a question; get the passages that answer it, with citations.",
               body=AskRequest, responses={200: AskResponse, **_errors}),
@@ -67,7 +91,28 @@ OPERATIONS = [
               responses={200: DocumentsResponse, 503: ErrorResponse}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
+    Operation("POST", "/documents", "Add documents; answers once the index that holds them is live.",
+              body=DocumentUpload, body_media_type="multipart/form-data",
+              responses={201: CorpusChangeResponse, **_upload_errors}, admin=True),
+    Operation("PUT", "/documents/<path:name>", "Replace a document with a new version; answers once it is live.",
+              body=DocumentReplacement, body_media_type="multipart/form-data", path_parameters=("name",),
+              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_upload_errors}, admin=True),
+    Operation("DELETE", "/documents/<path:name>", "Remove a document from the corpus and the index.",
+              path_parameters=("name",), responses={200: CorpusChangeResponse, 404: ErrorResponse, **_admin_errors},
+              admin=True),
+    Operation("POST", "/index/rebuild", "Bring the index up to date with the corpus, or re-embed everything.",
+              body=RebuildRequest, responses={200: BuildOut, 400: ErrorResponse, 415: ErrorResponse, **_admin_errors},
+              admin=True),
 ]
+
+# Why a change was refused -> (status, code). Nothing was changed in any of these cases.
+REFUSALS = {
+    UnsafeNameError: (400, "unsafe_name"),
+    UnsupportedTypeError: (415, "unsupported_type"),
+    UnreadableDocumentError: (422, "unreadable_document"),
+    NameTakenError: (409, "name_taken"),
+    UnknownDocumentError: (404, "unknown_document"),
+}
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -155,6 +200,88 @@ def openapi():
     return jsonify(openapi_document(OPERATIONS, "qa_service"))
 
 
+# --- admin ---------------------------------------------------------------------------------
+
+
+def admin_only(view):
+    """Let the request through only with `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        token = service().settings.admin_token
+        if not token:
+            raise ApiError(403, "admin_disabled",
+                           "the admin routes are switched off: set QA_ADMIN_TOKEN to a long random secret, restart "
+                           "the service, and send it as the header 'Authorization: Bearer <token>'.")
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise ApiError(401, "unauthorized", "this route needs the admin token: send the header "
+                           "'Authorization: Bearer <token>' with the value of QA_ADMIN_TOKEN.",
+                           {"WWW-Authenticate": 'Bearer realm="qa_service"'})
+        if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+            raise ApiError(401, "invalid_token", "the admin token is wrong; send the value of QA_ADMIN_TOKEN.",
+                           {"WWW-Authenticate": 'Bearer realm="qa_service", error="invalid_token"'})
+        return view(*args, **kwargs)
+
+    return checked
+
+
+UPLOADS = {"api.add_documents", "api.replace_document"}
+
+
+def uploaded_files() -> list:
+    """The files of a multipart upload in the field `file`, or an ApiError saying how to send them."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type",
+                       "send the file as multipart/form-data in the field 'file', e.g. curl -F file=@rapport.pdf.")
+    files = request.files.getlist("file")
+    if not files:
+        raise ApiError(400, "no_file", "the upload holds no field 'file'; send each file as file=@name.")
+    return files
+
+
+def _change(**change) -> CorpusChangeResponse:
+    current = service()
+    result = change_corpus(current.settings, current.embedder, wait=False, **change)
+    log.info("corpus changed: %s", result.report.summary().replace("\n", "; "))
+    return change_response(result)
+
+
+@api.post("/documents")
+@admin_only
+def add_documents():
+    files = uploaded_files()
+    documents = [NewDocument(document_name(f.filename or ""), f.stream) for f in files]
+    return jsonify(_change(add=documents).model_dump(mode="json")), 201
+
+
+@api.put("/documents/<path:name>")
+@admin_only
+def replace_document(name: str):
+    files = uploaded_files()
+    if len(files) != 1:
+        raise ApiError(400, "one_file", "send exactly one file, the new version of the document.")
+    if name not in {known for _, known in corpus_files(service().settings.corpus_dir)}:
+        raise ApiError(404, "unknown_document", f"{name} is not in the corpus; add it with POST /documents.")
+    return jsonify(_change(add=[NewDocument(name, files[0].stream)], replace=True).model_dump(mode="json"))
+
+
+@api.delete("/documents/<path:name>")
+@admin_only
+def remove_document(name: str):
+    return jsonify(_change(remove=[name]).model_dump(mode="json"))
+
+
+@api.post("/index/rebuild")
+@admin_only
+def rebuild():
+    rebuild_request = validated(RebuildRequest, read_json_object() if request.get_data(cache=True) else {})
+    current = service()
+    report = build_index(current.settings, current.embedder, full=rebuild_request.full, wait=False)
+    log.info("index rebuilt: %s", report.summary().replace("\n", "; "))
+    return jsonify(build_response(report).model_dump(mode="json"))
+
+
 def _limit_question_bodies():
     if request.endpoint == "api.ask_post":
         request.max_content_length = ASK_BODY_LIMIT
@@ -163,7 +290,18 @@ def _limit_question_bodies():
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message)
+        response = error_response(error.status, error.code, error.message)
+        response.headers.update(error.headers)
+        return response
+
+    @app.errorhandler(ChangeRefused)
+    def change_refused(error: ChangeRefused):
+        status, code = REFUSALS.get(type(error), (400, "invalid_change"))
+        return error_response(status, code, str(error))
+
+    @app.errorhandler(BuildInProgressError)
+    def build_in_progress(error: BuildInProgressError):
+        return error_response(409, "build_in_progress", str(error))
 
     @app.errorhandler(IndexUnavailableError)
     def index_unavailable(error: IndexUnavailableError):
@@ -175,7 +313,8 @@ def _register_errors(app: Flask) -> None:
         messages = {
             404: f"there is nothing at {request.path}; see /openapi.json for the API.",
             405: f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(error.valid_methods or []))}." if getattr(error, "valid_methods", None) else f"{request.method} is not allowed here.",
-            413: "the request body is too large.",
+            413: f"the upload is larger than {service().settings.max_upload_mb} MB: split the file, or raise "
+                 "QA_MAX_UPLOAD_MB." if request.endpoint in UPLOADS else "the request body is too large.",
         }
         response = error_response(error.code or 500, code, messages.get(error.code, error.description or error.name))
         if error.code == 405 and getattr(error, "valid_methods", None):

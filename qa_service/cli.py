@@ -1,4 +1,4 @@
-"""The `qa-service` command: build, serve, ask, eval."""
+"""The `qa-service` command: build, add, remove, serve, ask, eval."""
 
 from __future__ import annotations
 
@@ -54,6 +54,51 @@ def build(corpus_dir, index_dir, model, full):
     click.echo(f"building {settings.index_dir} from {settings.corpus_dir} with {embedder.name}", err=True)
     report = build_index(settings, embedder, full=full, progress=True)
     click.echo(report.summary())
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_corpus
+@_index
+@_model
+@click.option("--replace", is_flag=True, help="Replace documents of the same name instead of refusing them.")
+def add(files, corpus_dir, index_dir, model, replace):
+    """Copy FILES into the corpus and update the index; they are searchable when it ends."""
+    from .corpus import ChangeRefused, NewDocument, document_name
+
+    try:
+        documents = [NewDocument(document_name(path.name), path) for path in files]
+    except ChangeRefused as exc:
+        _fail(str(exc))
+    change = _change_corpus(corpus_dir, index_dir, model, add=documents, replace=replace)
+    for document in change.documents:
+        pages = f", {document.pages} pages" if document.pages else ""
+        click.echo(f"{document.name}: {document.title} ({document.passages} passages{pages})")
+    click.echo(change.report.summary())
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@_corpus
+@_index
+@_model
+def remove(names, corpus_dir, index_dir, model):
+    """Remove documents from the corpus and the index, by NAMES as citations give them."""
+    change = _change_corpus(corpus_dir, index_dir, model, remove=list(names))
+    click.echo(f"removed {', '.join(change.removed)}")
+    click.echo(change.report.summary())
+
+
+def _change_corpus(corpus_dir, index_dir, model, **change):
+    from .corpus import ChangeRefused, change_corpus
+    from .embedder import ModelError, load_embedder
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    try:
+        embedder = load_embedder(settings)
+        return change_corpus(settings, embedder, progress=True, **change)
+    except (ChangeRefused, ModelError) as exc:
+        _fail(str(exc))
 
 
 @main.command()

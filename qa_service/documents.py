@@ -1,13 +1,16 @@
 """Read a corpus file into a Document: its title, headings, paragraphs, pages and source lines.
 
-One reader per format. Readers know nothing of passages or embeddings; they only say what the
-file holds and where (line numbers and pages), so citations can point back into the source.
+One reader per format (plain text, Markdown, PDF, HTML, Word). Readers know nothing of passages
+or embeddings; they only say what the file holds and where (line numbers and pages), so
+citations can point back into the source. Every format numbers its lines from 1 through the
+whole document, which is what the document viewer shows and the citations' #L anchors name.
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,12 +21,16 @@ class DocumentError(ValueError):
     """A file that cannot be read as a document; the message says why, in a user's words."""
 
 
+# A page as printed: its number, or its label where that is not a number (roman "iv", "A-3").
+Page = Union[int, str]
+
+
 @dataclass(frozen=True)
 class Line:
     """A line of the source: its 1-based number, its page (None where the format has no pages)."""
 
     number: int
-    page: int | None
+    page: Page | None
     text: str
 
 
@@ -152,10 +159,10 @@ def read_text(path: Path, name: str) -> Document:
     raw = _decode(path.read_bytes(), name)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     lines, footers = _paginate(raw.removesuffix("\n").split("\n"))
-    content = [l for i, l in enumerate(lines) if i not in footers]
-    if not any(l.text.strip() for l in content):
+    content = [line for i, line in enumerate(lines) if i not in footers]
+    if not any(line.text.strip() for line in content):
         raise DocumentError(f"{name} holds no text.")
-    width = int(statistics.median([len(l.text) for l in content if l.text.strip()]))
+    width = int(statistics.median([len(line.text) for line in content if line.text.strip()]))
 
     # Title: the first lines up to a blank line, when they look like headings.
     first = 0
@@ -166,8 +173,8 @@ def read_text(path: Path, name: str) -> Document:
         if not line.text.strip():
             break
         title_lines.append(line)
-    if 0 < len(title_lines) <= 3 and all(_is_heading_text(l.text, width) for l in title_lines):
-        title = " ".join(l.text.strip() for l in title_lines)
+    if 0 < len(title_lines) <= 3 and all(_is_heading_text(line.text, width) for line in title_lines):
+        title = " ".join(line.text.strip() for line in title_lines)
         body = content[first + len(title_lines) :]
     else:
         title, body = title_from_name(name), content[first:]
@@ -175,7 +182,6 @@ def read_text(path: Path, name: str) -> Document:
     # Split into runs of non-blank lines; within a run, a heading-like line that follows the
     # end of a sentence starts a new block.
     blocks: list[Block] = []
-    kinds: list[str] = []  # "heading" or "paragraph", parallel to blocks, before levels are set
     current: list[Line] = []
 
     def flush():
@@ -253,7 +259,7 @@ def read_markdown(path: Path, name: str) -> Document:
     """Markdown: `#` headings give the sections, the first top heading the title."""
     raw = _decode(path.read_bytes(), name).replace("\r\n", "\n").replace("\r", "\n")
     lines = [Line(i + 1, None, t.rstrip()) for i, t in enumerate(raw.removesuffix("\n").split("\n"))]
-    if not any(l.text.strip() for l in lines):
+    if not any(line.text.strip() for line in lines):
         raise DocumentError(f"{name} holds no text.")
     blocks: list[Block] = []
     current: list[Line] = []
@@ -294,6 +300,263 @@ def read_markdown(path: Path, name: str) -> Document:
     return Document(name, title or title_from_name(name), blocks, lines)
 
 
+# --- PDF ---------------------------------------------------------------------------------
+
+HEADING_SIZE_RATIO = 1.15  # a line this much larger than the body text is a heading
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class _PdfLine:
+    """A line of a PDF page with what its characters look like."""
+
+    line: Line
+    size: float  # the font size of most of its characters, to half a point
+    bold: bool  # every character is in a bold font
+    top: float
+    bottom: float
+
+    @property
+    def style(self) -> tuple[float, bool]:
+        return (self.size, self.bold)
+
+
+def page_label(label: str | None, ordinal: int) -> Page:
+    """The page as printed: the PDF's page label, as a number where it is one; the page's
+    position in the file where the PDF has no labels."""
+    label = (label or "").strip()
+    if not label:
+        return ordinal
+    return int(label) if label.isdigit() else label
+
+
+def read_pdf(path: Path, name: str) -> Document:
+    """PDF: the lines of each page's text, page after page; headings from font sizes and bold.
+
+    A line is a heading when its font is clearly larger than the body text, or when it is in
+    bold at body size and reads like a heading (short, no sentence end). Larger fonts are
+    outer levels. Page-number lines at the top or bottom of a page are kept as lines but are
+    not text. A vertical gap wider than the usual line spacing ends a paragraph.
+    """
+    import pdfplumber
+
+    try:
+        with pdfplumber.open(path) as pdf:
+            pages = [
+                (page_label(page.page_obj.label, page.page_number), page.extract_text_lines(return_chars=True))
+                for page in pdf.pages
+            ]
+    except Exception as exc:  # pdfminer raises many kinds; every one means the PDF cannot be read
+        raise DocumentError(
+            f"{name} cannot be read as a PDF ({exc or exc.__class__.__name__}); "
+            "check that it is a complete PDF without a password."
+        ) from None
+
+    lines: list[Line] = []
+    content: list[_PdfLine] = []
+    for page, extracted in pages:
+        on_page = []
+        for item in extracted:
+            chars = [c for c in item["chars"] if c["text"].strip()]
+            if not chars:
+                continue
+            line = Line(len(lines) + 1, page, item["text"])
+            lines.append(line)
+            size = Counter(round(c["size"] * 2) / 2 for c in chars).most_common(1)[0][0]
+            bold = all(_BOLD_FONT.search(c.get("fontname", "")) for c in chars)
+            on_page.append(_PdfLine(line, size, bold, item["top"], item["bottom"]))
+        # Page numbers stand alone on the first or last line of their page.
+        edges = {0, len(on_page) - 1}
+        content.extend(
+            item for i, item in enumerate(on_page)
+            if not (i in edges and (_FOOTER.match(item.line.text.strip()) or item.line.text.strip() == str(page)))
+        )
+    if not content:
+        raise DocumentError(
+            f"{name}: no text found — needs OCR. The PDF holds images of its pages without a text "
+            "layer; run OCR on it (for example with ocrmypdf) and add the result."
+        )
+
+    sizes = Counter()
+    for item in content:
+        sizes[item.size] += len(item.line.text)
+    body = sizes.most_common(1)[0][0]
+    width = int(statistics.median(len(item.line.text) for item in content))
+
+    def is_heading(item: _PdfLine) -> bool:
+        text = item.line.text.strip()
+        if not _LETTER.search(text) or len(text.split()) > 20:
+            return False
+        return item.size >= body * HEADING_SIZE_RATIO or (item.bold and _is_heading_text(text, width))
+
+    # The usual space between a line and the next one below it; a line higher up than the one
+    # before it starts a new page (or column).
+    gaps = [b.top - a.bottom for a, b in zip(content, content[1:]) if b.top > a.bottom]
+    usual_gap = statistics.median(gaps) if gaps else 0.0
+
+    def follows_closely(last: _PdfLine, item: _PdfLine) -> bool:
+        return last.top < item.top <= last.bottom + usual_gap + 0.5 * (last.bottom - last.top)
+
+    # Group the lines: runs of heading lines in one style are one (wrapped) heading.
+    groups: list[tuple[bool, list[_PdfLine]]] = []
+    for item in content:
+        heading = is_heading(item)
+        previous = groups[-1] if groups else None
+        if previous and previous[0] == heading and follows_closely(previous[1][-1], item):
+            if not heading or previous[1][-1].style == item.style:
+                previous[1].append(item)
+                continue
+        groups.append((heading, [item]))
+
+    def joined(group: list[_PdfLine]) -> str:
+        return " ".join(item.line.text.strip() for item in group)
+
+    # The title: a first heading in a style that no other heading has.
+    title = title_from_name(name)
+    heading_styles = [group[0].style for heading, group in groups if heading]
+    if groups and groups[0][0] and heading_styles.count(heading_styles[0]) == 1:
+        title = joined(groups[0][1])
+        groups, heading_styles = groups[1:], heading_styles[1:]
+    level_of = {style: level for level, style in enumerate(sorted(set(heading_styles), reverse=True), start=1)}
+    blocks: list[Block] = [
+        Heading(joined(group), level_of[group[0].style], group[0].line) if heading else Paragraph(tuple(item.line for item in group))
+        for heading, group in groups
+    ]
+    return Document(name, title, _merge_page_continuations(blocks), lines)
+
+
+# --- HTML and Word -----------------------------------------------------------------------
+
+
+class _BlockWriter:
+    """Builds a document from a stream of text, line ends, block ends and headings: one line
+    per paragraph (or per explicit line break), numbered through the whole document."""
+
+    def __init__(self):
+        self.lines: list[Line] = []
+        self.blocks: list[Block] = []
+        self.title = ""
+        self._pieces: list[str] = []
+        self._paragraph: list[Line] = []
+
+    def _new_line(self, text: str) -> Line:
+        line = Line(len(self.lines) + 1, None, text)
+        self.lines.append(line)
+        return line
+
+    def text(self, piece: str) -> None:
+        self._pieces.append(piece)
+
+    def end_line(self) -> None:
+        text = " ".join("".join(self._pieces).split())
+        self._pieces.clear()
+        if text:
+            self._paragraph.append(self._new_line(text))
+
+    def end_block(self) -> None:
+        self.end_line()
+        if self._paragraph:
+            self.blocks.append(Paragraph(tuple(self._paragraph)))
+            self._paragraph = []
+
+    def heading(self, text: str, level: int) -> None:
+        """A heading; the first top-level one (level 0 or 1) before any text is the title."""
+        self.end_block()
+        text = " ".join(text.split())
+        if not text:
+            return
+        line = self._new_line(text)
+        if not self.title and level <= 1 and not self.blocks:
+            self.title = text
+        else:
+            self.blocks.append(Heading(text, max(level, 1), line))
+
+    def document(self, name: str, fallback_title: str = "") -> Document:
+        self.end_block()
+        if not self.lines:
+            raise DocumentError(f"{name} holds no text.")
+        return Document(name, self.title or fallback_title or title_from_name(name), self.blocks, self.lines)
+
+
+_HTML_SKIPPED = frozenset("script style nav header footer aside noscript template form button svg iframe head".split())
+_HTML_BLOCKS = frozenset(
+    """address article blockquote body caption dd details dialog div dl dt fieldset figcaption figure
+    hr html li main ol p pre section summary table tbody td tfoot th thead tr ul""".split()
+)
+_HTML_HEADINGS = {f"h{level}": level for level in range(1, 7)}
+
+
+def read_html(path: Path, name: str) -> Document:
+    """HTML: the main text (menus, headers, footers and scripts left out), headings from
+    <h1>–<h6>. The first <h1> before the text is the title, else <title>."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
+    soup = BeautifulSoup(path.read_bytes(), "html.parser")
+    page_title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
+    writer = _BlockWriter()
+
+    def walk(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, Tag):
+                if child.name in _HTML_SKIPPED:
+                    continue
+                if child.name in _HTML_HEADINGS:
+                    writer.heading(child.get_text(" "), _HTML_HEADINGS[child.name])
+                elif child.name == "br":
+                    writer.end_line()
+                elif child.name in _HTML_BLOCKS:
+                    writer.end_block()
+                    walk(child)
+                    writer.end_block()
+                else:
+                    walk(child)
+            elif type(child) is NavigableString:  # not comments, doctypes or CDATA
+                writer.text(str(child))
+
+    walk(soup.find("main") or soup.body or soup)
+    return writer.document(name, page_title)
+
+
+_WORD_HEADING = re.compile(r"Heading ([1-9])")
+
+
+def read_docx(path: Path, name: str) -> Document:
+    """Word (.docx): headings from the 'Title' and 'Heading N' styles; tables one line a row."""
+    import docx
+    from docx.table import Table
+
+    try:
+        word = docx.Document(str(path))
+    except Exception as exc:  # zip, XML and package errors alike mean an unreadable file
+        raise DocumentError(
+            f"{name} cannot be read as a Word document ({exc or exc.__class__.__name__}); "
+            "save it again as .docx and add it once more."
+        ) from None
+    writer = _BlockWriter()
+    for item in word.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = [cell.text.strip() for cell in row.cells]
+                # A merged cell repeats in every column it spans; keep it once.
+                writer.text(" | ".join(c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])))
+                writer.end_line()
+            writer.end_block()
+            continue
+        style = item.style.name if item.style is not None else ""
+        heading = _WORD_HEADING.fullmatch(style)
+        if style == "Title":
+            writer.heading(item.text, 0)
+        elif heading:
+            writer.heading(item.text, int(heading.group(1)))
+        else:
+            for part in item.text.split("\n"):  # line breaks within the paragraph
+                writer.text(part)
+                writer.end_line()
+            writer.end_block()
+    return writer.document(name)
+
+
 # --- dispatch ----------------------------------------------------------------------------
 
 
@@ -314,6 +577,10 @@ READERS: dict[str, Reader] = {
     ".txt": read_text,
     ".md": read_markdown,
     ".markdown": read_markdown,
+    ".pdf": read_pdf,
+    ".html": read_html,
+    ".htm": read_html,
+    ".docx": read_docx,
 }
 
 

@@ -19,14 +19,17 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from types import MappingProxyType
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import faiss
 import numpy as np
+from tqdm import tqdm
 
 from .config import Settings
 from .documents import Document, DocumentError, Line, corpus_files, read_document
@@ -38,6 +41,8 @@ FORMAT_VERSION = 1
 POINTER = "CURRENT"
 LOCK = ".build.lock"
 BUILDING_PREFIX = ".building-"
+STAGING_PREFIX = ".staging-"  # files being added, inside the index directory until they go live
+INCOMING_PREFIX = ".incoming-"  # in the corpus: a staged file being copied in, renamed into place when whole
 KEEP_GENERATIONS = 2
 
 
@@ -130,6 +135,7 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why it was not indexed
+    indexed: dict[str, DocumentSummary] = field(default_factory=dict)  # every document, by name
     reused: int = 0
     embedded: int = 0
     seconds: float = 0.0
@@ -178,10 +184,10 @@ def publish_generation(index_dir: Path, name: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, index_dir / POINTER)
-    _fsync_directory(index_dir)
+    fsync_directory(index_dir)
 
 
-def _fsync_directory(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -210,11 +216,16 @@ def _generations(index_dir: Path) -> list[Path]:
     return sorted(p for p in index_dir.iterdir() if p.is_dir() and (p / "manifest.json").exists() and not p.name.startswith("."))
 
 
-def _clean_up(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
-    """Remove what killed builds left behind, and generations older than the last `keep`."""
-    for leftover in index_dir.glob(BUILDING_PREFIX + "*"):
+def clean_up(settings: Settings, keep: int = KEEP_GENERATIONS) -> None:
+    """Remove what killed builds left behind, and generations older than the last `keep`.
+
+    Call it holding the build lock: staged files and half-built generations belong to the
+    build that holds it, so any found then were left by a build that died.
+    """
+    index_dir = settings.index_dir
+    for leftover in [*index_dir.glob(BUILDING_PREFIX + "*"), *index_dir.glob(STAGING_PREFIX + "*")]:
         shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in index_dir.glob(f".{POINTER}.*.tmp"):
+    for leftover in [*index_dir.glob(f".{POINTER}.*.tmp"), *settings.corpus_dir.glob(INCOMING_PREFIX + "*")]:
         leftover.unlink(missing_ok=True)
     current = current_generation_name(index_dir)
     generations = [p for p in _generations(index_dir)]
@@ -260,11 +271,17 @@ def file_digests(sources: Sequence[tuple[Path, str]]) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for path, name in sources}
 
 
-def read_corpus(sources: Sequence[tuple[Path, str]], digests: dict[str, str]) -> _Corpus:
+def read_corpus(
+    sources: Sequence[tuple[Path, str]],
+    digests: dict[str, str],
+    progress: bool = False,
+    already_read: Mapping[str, Document] = MappingProxyType({}),
+) -> _Corpus:
+    """Read and split every source; `already_read` documents (by name) are not read again."""
     documents, passages, skipped = [], [], {}
-    for path, name in sources:
+    for path, name in tqdm(sources, desc="reading", unit="file", disable=not progress):
         try:
-            document = read_document(path, name)
+            document = already_read.get(name) or read_document(path, name)
         except DocumentError as exc:
             skipped[name] = str(exc)
             continue
@@ -272,6 +289,15 @@ def read_corpus(sources: Sequence[tuple[Path, str]], digests: dict[str, str]) ->
         passages.extend(split_document(document))
     parsed = {d.name: digests[d.name] for d in documents}
     return _Corpus(documents, parsed, passages, skipped)
+
+
+def _summaries(corpus: _Corpus) -> dict[str, DocumentSummary]:
+    counts = Counter(passage.citation.document for passage in corpus.passages)
+    return {
+        d.name: DocumentSummary(d.name, d.title, corpus.digests[d.name], counts[d.name],
+                                len({line.page for line in d.lines if line.page is not None}) or None)
+        for d in corpus.documents
+    }
 
 
 def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
@@ -288,90 +314,98 @@ def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
         generation.close()
 
 
-def build_index(
-    settings: Settings,
-    embedder: Embedder,
-    *,
-    full: bool = False,
-    sources: Sequence[tuple[Path, str]] | None = None,
-    progress: bool = False,
-    wait: bool = True,
-    before_publish: Callable[[], None] | None = None,
-) -> BuildReport:
-    """Build a generation from the corpus (or from `sources`) and make it current.
+def build_index(settings: Settings, embedder: Embedder, *, full: bool = False, progress: bool = False, wait: bool = True) -> BuildReport:
+    """Build a generation from the corpus and make it current; one build at a time.
 
     Unless `full`, passages whose text, sentences and model are unchanged reuse the vectors
-    of the current generation, and an unchanged corpus publishes nothing new.
-    `before_publish` runs while the lock is held, after the new generation is complete and
-    before it goes live (for moving uploaded files into place).
+    of the current generation, and an unchanged corpus publishes nothing new. With `wait`
+    false, a build that finds another one running raises BuildInProgressError at once.
     """
+    with build_lock(settings.index_dir, wait=wait):
+        clean_up(settings)
+        return build_generation(settings, embedder, corpus_files(settings.corpus_dir), full=full, progress=progress)
+
+
+def build_generation(
+    settings: Settings,
+    embedder: Embedder,
+    sources: Sequence[tuple[Path, str]],
+    *,
+    full: bool = False,
+    progress: bool = False,
+    already_read: Mapping[str, Document] = MappingProxyType({}),
+    before_publish: Callable[[], None] | None = None,
+) -> BuildReport:
+    """Build a generation from `sources` (path, name) and make it current. The caller holds
+    build_lock. `already_read` are documents of the sources the caller has read (a PDF takes a
+    while). `before_publish` runs after the new generation is complete and before it goes
+    live: the moment to move added files into the corpus."""
     index_dir = settings.index_dir
-    with build_lock(index_dir, wait=wait):
-        _clean_up(index_dir)
-        started = time.perf_counter()
-        sources = list(sources) if sources is not None else corpus_files(settings.corpus_dir)
-        digests = file_digests(sources)
-        fingerprint = corpus_fingerprint(digests)
-        previous = _previous_generation(index_dir, embedder, settings.language)
-        if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint and previous.manifest["backend"] == settings.backend:
-            report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
-                                 passages=previous.passage_count, up_to_date=True)
-            previous.close()
-            if before_publish:
-                before_publish()
-            report.seconds = time.perf_counter() - started
-            return report
-
-        corpus = read_corpus(sources, digests)
-        report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped)
-        before = previous.document_digests() if previous else {}
-        report.added = sorted(set(corpus.digests) - set(before))
-        report.removed = sorted(set(before) - set(corpus.digests))
-        report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
-
-        keys = [embedding_key(embedder.name, settings.backend, p) for p in corpus.passages]
-        vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
-        report.embedded = len(corpus.passages) - report.reused
-        if previous:
-            previous.close()
-
-        name = _new_generation_name()
-        staging = index_dir / (BUILDING_PREFIX + name)
-        staging.mkdir(parents=True)
-        np.save(staging / "vectors.npy", vectors)
-        dense = FaissVectorSearch.build(vectors)
-        dense.save(staging)
-        np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
-        analyzer = Analyzer(settings.language)
-        LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
-        _write_store(staging / "passages.sqlite", corpus, keys)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "generation": name,
-            "model": embedder.name,
-            "backend": settings.backend,
-            "dimension": int(embedder.dimension),
-            "language": settings.language,
-            "index_type": dense.kind,
-            "passages": len(corpus.passages),
-            "documents": len(corpus.documents),
-            "corpus_fingerprint": fingerprint,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        for path in staging.rglob("*"):
-            if path.is_file():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
-        os.rename(staging, index_dir / name)
-        _fsync_directory(index_dir)
+    started = time.perf_counter()
+    digests = file_digests(sources)
+    fingerprint = corpus_fingerprint(digests)
+    previous = _previous_generation(index_dir, embedder, settings.language)
+    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint and previous.manifest["backend"] == settings.backend:
+        report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
+                             passages=previous.passage_count, up_to_date=True,
+                             indexed={d.name: d for d in previous.documents()})
+        previous.close()
         if before_publish:
             before_publish()
-        publish_generation(index_dir, name)
-        _clean_up(index_dir)
-        report.generation = name
         report.seconds = time.perf_counter() - started
         return report
+
+    corpus = read_corpus(sources, digests, progress, already_read)
+    report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped,
+                         indexed=_summaries(corpus))
+    before = previous.document_digests() if previous else {}
+    report.added = sorted(set(corpus.digests) - set(before))
+    report.removed = sorted(set(before) - set(corpus.digests))
+    report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
+
+    keys = [embedding_key(embedder.name, settings.backend, p) for p in corpus.passages]
+    vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
+    report.embedded = len(corpus.passages) - report.reused
+    if previous:
+        previous.close()
+
+    name = _new_generation_name()
+    staging = index_dir / (BUILDING_PREFIX + name)
+    staging.mkdir(parents=True)
+    np.save(staging / "vectors.npy", vectors)
+    dense = FaissVectorSearch.build(vectors)
+    dense.save(staging)
+    np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
+    analyzer = Analyzer(settings.language)
+    LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
+    _write_store(staging / "passages.sqlite", corpus, keys, report.indexed)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": name,
+        "model": embedder.name,
+        "backend": settings.backend,
+        "dimension": int(embedder.dimension),
+        "language": settings.language,
+        "index_type": dense.kind,
+        "passages": len(corpus.passages),
+        "documents": len(corpus.documents),
+        "corpus_fingerprint": fingerprint,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for path in staging.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    os.rename(staging, index_dir / name)
+    fsync_directory(index_dir)
+    if before_publish:
+        before_publish()
+    publish_generation(index_dir, name)
+    clean_up(settings)
+    report.generation = name
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> "IndexGeneration | None":
@@ -423,7 +457,7 @@ def _quantize(vectors: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(vectors * 127.0), -127, 127).astype(np.int8)
 
 
-def _write_store(path: Path, corpus: _Corpus, keys: list[str]) -> None:
+def _write_store(path: Path, corpus: _Corpus, keys: list[str], summaries: dict[str, DocumentSummary]) -> None:
     connection = sqlite3.connect(path)
     try:
         connection.executescript(_SCHEMA)
@@ -435,14 +469,11 @@ def _write_store(path: Path, corpus: _Corpus, keys: list[str]) -> None:
                          c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), sentence_row, key))
             sentence_row += len(passage.sentences)
         connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        counts: dict[str, int] = {}
-        for passage in corpus.passages:
-            counts[passage.citation.document] = counts.get(passage.citation.document, 0) + 1
         for document in corpus.documents:
-            pages = {line.page for line in document.lines if line.page is not None}
+            summary = summaries[document.name]
             connection.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?)",
-                (document.name, document.title, corpus.digests[document.name], counts.get(document.name, 0), len(pages) or None),
+                (summary.name, summary.title, summary.sha256, summary.passages, summary.pages),
             )
             connection.executemany(
                 "INSERT INTO lines VALUES (?,?,?,?)",

@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .documents import Document, Heading, Paragraph
+from .documents import Document, Heading, Page, Paragraph
 
 MAX_WORDS = 200
 MIN_WORDS = 40
@@ -33,7 +33,7 @@ class Citation:
     document: str
     title: str
     section: tuple[str, ...]  # headings above the passage, outermost first, nearest last
-    page: int | None
+    page: Page | None  # as printed: a number, or a label such as "iv"; None without pages
     line_start: int
     line_end: int
 
@@ -119,7 +119,7 @@ class _Unit:
     sentences: list[tuple[int, int]]
     line_start: int
     line_end: int
-    page: int | None
+    page: Page | None
 
     @property
     def words(self) -> int:

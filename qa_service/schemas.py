@@ -3,10 +3,13 @@ the source of /openapi.json, so the documentation cannot drift from the behaviou
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .corpus import CorpusChange
+from .index import BuildReport
 from .search import MODES, Answer
 
 MAX_QUESTION_CHARS = 1000
@@ -42,7 +45,10 @@ class CitationOut(BaseModel):
     document: str = Field(description="File name relative to the corpus.")
     title: str
     section: list[str] = Field(description="Headings above the passage, outermost first, nearest last.")
-    page: Optional[int] = Field(description="Page number; null where the document has no pages.")
+    page: Optional[Union[int, str]] = Field(
+        description="The page as printed: its number, or its label where that is not a number (a PDF's "
+        "front matter may be numbered iv); null where the document has no pages."
+    )
     line_start: int = Field(ge=1)
     line_end: int = Field(ge=1)
     label: str = Field(description="The citation as people read it.")
@@ -83,17 +89,55 @@ class HealthResponse(BaseModel):
     index_type: str
 
 
+class DocumentUpload(BaseModel):
+    """The multipart form of POST /documents (described here; Flask parses the form)."""
+
+    file: list[bytes] = Field(description="One or more files (.pdf, .docx, .html, .md, .txt), each under the field name `file`.")
+
+
+class DocumentReplacement(BaseModel):
+    """The multipart form of PUT /documents/{name}."""
+
+    file: bytes = Field(description="The new version of the document, in the same format.")
+
+
+class RebuildRequest(Strict):
+    full: bool = Field(False, description="Re-embed every passage instead of reusing the vectors of unchanged ones.")
+
+
 class DocumentOut(BaseModel):
-    name: str = Field(description="File name relative to the corpus.")
+    name: str = Field(description="The document's name in the corpus, as citations give it.")
     title: str
-    passages: int = Field(ge=0, description="How many passages the document was split into.")
-    pages: Optional[int] = Field(description="Number of pages; null where the document has no pages.")
+    passages: int = Field(ge=0, description="How many passages of it the index holds.")
+    pages: Optional[int] = Field(description="How many pages it has; null where the format has no pages.")
     url: str = Field(description="The document in the viewer.")
 
 
 class DocumentsResponse(BaseModel):
     documents: list[DocumentOut]
     generation: str = Field(description="The index generation the list comes from.")
+
+
+class BuildOut(BaseModel):
+    generation: str = Field(description="The index generation that is live now.")
+    documents: int
+    passages: int
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    skipped: dict[str, str] = Field(description="Corpus files that could not be read, with the reason.")
+    reused: int = Field(description="Passages whose vectors were reused from the previous generation.")
+    embedded: int = Field(description="Passages embedded in this build.")
+    seconds: float
+    up_to_date: bool = Field(description="True when the index already matched the corpus and nothing was built.")
+    summary: str = Field(description="The same, as the command line prints it.")
+
+
+class CorpusChangeResponse(BaseModel):
+    generation: str = Field(description="The index generation that is live now and holds the change.")
+    documents: list[DocumentOut] = Field(description="The documents added or replaced, as indexed.")
+    removed: list[str] = Field(description="The documents removed.")
+    build: BuildOut
 
 
 class ErrorDetail(BaseModel):
@@ -105,10 +149,18 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def citation_url(document: str, line_start: int, line_end: int) -> str:
-    from urllib.parse import quote
+def document_url(document: str) -> str:
+    return f"/documents/{quote(document)}"
 
-    return f"/documents/{quote(document)}#L{line_start}-L{line_end}"
+
+def citation_url(document: str, line_start: int, line_end: int) -> str:
+    return f"{document_url(document)}#L{line_start}-L{line_end}"
+
+
+def document_out(summary) -> DocumentOut:
+    """An indexed document (index.DocumentSummary) as the API shows it."""
+    return DocumentOut(name=summary.name, title=summary.title, passages=summary.passages, pages=summary.pages,
+                       url=document_url(summary.name))
 
 
 def answer_response(answer: Answer) -> AskResponse:
@@ -162,3 +214,21 @@ def describe_validation_error(error: ValidationError) -> str:
             message = f"{field}: {item['msg'][:1].lower() + item['msg'][1:]}"
         messages.append(message)
     return "; ".join(messages) + "."
+
+
+def build_response(report: BuildReport) -> BuildOut:
+    return BuildOut(
+        generation=report.generation, documents=report.documents, passages=report.passages,
+        added=report.added, changed=report.changed, removed=report.removed, skipped=report.skipped,
+        reused=report.reused, embedded=report.embedded, seconds=round(report.seconds, 2),
+        up_to_date=report.up_to_date, summary=report.summary(),
+    )
+
+
+def change_response(change: CorpusChange) -> CorpusChangeResponse:
+    return CorpusChangeResponse(
+        generation=change.report.generation,
+        documents=[document_out(d) for d in change.documents],
+        removed=change.removed,
+        build=build_response(change.report),
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
@@ -35,11 +38,20 @@ class ProductionServer(BaseApplication):
         }
         for key, value in options.items():
             self.cfg.set(key, value)
+        self.cfg.set("worker_exit", _exit_without_finalizers)
 
     def load(self):
         from .api import create_app
 
         return create_app(self.settings)
+
+
+def _exit_without_finalizers(server, worker) -> None:
+    """End a stopping worker at once. PyTorch's exit-time finalizers take seconds to tens of
+    seconds, long enough for gunicorn to kill the worker at its graceful timeout; a worker that
+    has stopped serving has nothing left to flush."""
+    logging.shutdown()
+    os._exit(0)
 
 
 def serve(settings: Settings) -> None:

@@ -3,11 +3,11 @@ citations link to. HTML from the templates in web/templates, plain CSS and JS fr
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from .api import error_response, service
 from .index import IndexUnavailableError
-from .schemas import MAX_QUESTION_CHARS, DocumentOut, DocumentsResponse
+from .schemas import MAX_QUESTION_CHARS, DocumentsResponse, document_out
 
 SUGGESTED_TOPICS = 6
 # Scripts, styles and requests only from this service's own files: an injected <script> or
@@ -55,11 +55,7 @@ def documents():
     if wants_json():
         body = DocumentsResponse(
             generation=generation.name,
-            documents=[
-                DocumentOut(name=d.name, title=d.title, passages=d.passages, pages=d.pages,
-                            url=url_for("web.document", name=d.name))
-                for d in listed
-            ],
+            documents=[document_out(d) for d in listed],
         )
         return jsonify(body.model_dump())
     return render_template("documents.html", documents=listed)

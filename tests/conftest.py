@@ -92,6 +92,17 @@ def client(chapter_settings, embedder):
     return app.test_client()
 
 
+def snapshot(*folders: Path) -> dict[str, str]:
+    """Every file and folder under the folders, hidden ones too, with the SHA-256 of each file."""
+    import hashlib
+
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+    }
+
+
 def free_port() -> int:
     import socket
 

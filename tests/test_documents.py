@@ -42,8 +42,8 @@ def test_a_sentence_end_followed_by_a_heading_ends_the_paragraph(tmp_path: Path)
     assert document.title == "Jaarverslag 2023"
     assert headings(document) == [(1, "Inleiding"), (1, "Tweede onderwerp")]
     first, second = [b for b in document.blocks if isinstance(b, Paragraph)]
-    assert [l.number for l in first.lines] == [4, 5]
-    assert [l.number for l in second.lines] == [7]
+    assert [line.number for line in first.lines] == [4, 5]
+    assert [line.number for line in second.lines] == [7]
 
 
 def test_form_feeds_and_footers_give_pages(tmp_path: Path):

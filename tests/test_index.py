@@ -1,7 +1,5 @@
 """Building, publishing and loading index generations."""
 
-import json
-import shutil
 
 import pytest
 
@@ -16,7 +14,7 @@ from qa_service.index import (
     current_generation_name,
 )
 
-from conftest import CHAPTER, CHAPTER_HEADINGS, HOSTILE_IMAGE
+from conftest import CHAPTER_HEADINGS, HOSTILE_IMAGE
 
 
 def test_build_writes_a_generation_with_its_manifest(settings, embedder):
@@ -81,9 +79,14 @@ def test_leftovers_of_a_killed_build_are_removed_and_two_generations_kept(settin
     leftover = settings.index_dir / ".building-20000101T000000Z-dead"
     leftover.mkdir()
     (leftover / "vectors.npy").write_bytes(b"partial")
+    staged = settings.index_dir / ".staging-dead"
+    staged.mkdir()
+    (staged / "rapport.pdf").write_bytes(b"%PDF-1.4 staged")
+    incoming = settings.corpus_dir / ".incoming-dead.pdf"
+    incoming.write_bytes(b"%PDF-1.4 half copied")
     for _ in range(3):
         build_index(settings, embedder, full=True)
-    assert not leftover.exists()
+    assert not leftover.exists() and not staged.exists() and not incoming.exists()
     generations = [p for p in settings.index_dir.iterdir() if p.is_dir()]
     assert len(generations) == 2
     assert current_generation_name(settings.index_dir) in {p.name for p in generations}
