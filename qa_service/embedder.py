@@ -87,11 +87,15 @@ class SentenceTransformerEmbedder:
             self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), prompt=self.query_prompt or None, batch_size=self.batch_size,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return _normalize(vectors)
+        # The model's own modules on one batch, without encode(): for a single question, its
+        # bookkeeping (argument checks, sorting by length, batching) costs about a tenth of
+        # the model's time; the vectors are the same.
+        import torch
+
+        features = self.model.preprocess(list(texts), prompt=self.query_prompt or None)
+        with torch.inference_mode():
+            vectors = self.model(features)["sentence_embedding"]
+        return _normalize(vectors.float().numpy())
 
     def embed_passages(self, texts, sentences):
         texts = list(texts)
