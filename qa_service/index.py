@@ -596,9 +596,11 @@ class LiveIndex:
     loads it; requests that arrive meanwhile keep answering from the old generation.
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder):
+    def __init__(self, settings: Settings, embedder: Embedder,
+                 on_switch: Callable[[IndexGeneration], None] | None = None):
         self.settings = settings
         self.embedder = embedder
+        self.on_switch = on_switch  # told of each generation this process starts answering from
         self._generation: IndexGeneration | None = None
         self._seen: tuple | None = None
         self._loading = threading.Lock()
@@ -623,6 +625,8 @@ class LiveIndex:
                 loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language)
                 loaded.check_model(self.embedder)
                 self._generation, self._seen = loaded, state
+                if self.on_switch:
+                    self.on_switch(loaded)
             return self._generation
         finally:
             self._loading.release()

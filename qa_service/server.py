@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
+
+# prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
+# This module imports nothing that imports it, so the variable is set before any worker does.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ProductionServer(BaseApplication):
@@ -39,10 +46,13 @@ class ProductionServer(BaseApplication):
         for key, value in options.items():
             self.cfg.set(key, value)
         self.cfg.set("worker_exit", _exit_without_finalizers)
+        self.cfg.set("child_exit", _forget_live_figures)
 
     def load(self):
         from .api import create_app
+        from .request_log import log_to_stderr_as_json
 
+        log_to_stderr_as_json()
         return create_app(self.settings)
 
 
@@ -54,5 +64,20 @@ def _exit_without_finalizers(server, worker) -> None:
     os._exit(0)
 
 
+def _forget_live_figures(server, worker) -> None:
+    """A worker ended: its gauges (passages, generation) no longer count; its counters still do."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(server.app.settings.metrics_dir))
+
+
 def serve(settings: Settings) -> None:
-    ProductionServer(settings).run()
+    """Serve until stopped. The workers share a folder made fresh for this run and removed at
+    its end: the rate-limit counters, and each worker's metrics files, which /metrics adds up."""
+    settings = settings.with_changes(runtime_dir=Path(tempfile.mkdtemp(prefix="qa-service-")))
+    settings.metrics_dir.mkdir()
+    os.environ[MULTIPROCESS_DIR] = str(settings.metrics_dir)
+    try:
+        ProductionServer(settings).run()
+    finally:
+        shutil.rmtree(settings.runtime_dir, ignore_errors=True)
