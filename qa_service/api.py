@@ -95,6 +95,8 @@ def json_or_page(model: type[BaseModel]) -> dict:
     return {"application/json": model, **PAGE}
 
 
+# 414: a URL longer than the server reads (gunicorn refuses it before the app sees it).
+_long_url = {414: ErrorResponse}
 _errors = {400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse}
 _admin_errors = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse}
 _upload_errors = {**_admin_errors, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
@@ -103,7 +105,7 @@ OPERATIONS = [
               body=AskRequest, responses={200: AskResponse, **_errors}),
     Operation("GET", "/ask", "The same as POST /ask, with the question in `q`.",
               query=AskRequest, query_names={"question": "q"},
-              responses={200: AskResponse, 400: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse}),
+              responses={200: AskResponse, 400: ErrorResponse, **_long_url, 429: ErrorResponse, 503: ErrorResponse}),
     Operation("GET", "/health", "Whether the service can answer: passages, generation, model.",
               responses={200: HealthResponse, 503: ErrorResponse}),
     Operation("GET", "/documents", "The indexed documents with their title and passage count "
@@ -111,7 +113,7 @@ OPERATIONS = [
               responses={200: json_or_page(DocumentsResponse), 503: json_or_page(ErrorResponse)}),
     Operation("GET", "/documents/<path:name>", "A document as it was indexed, every line numbered (a page).",
               path_parameters=("name",),
-              responses={200: PAGE, 404: json_or_page(ErrorResponse), 503: json_or_page(ErrorResponse)}),
+              responses={200: PAGE, 404: json_or_page(ErrorResponse), **_long_url, 503: json_or_page(ErrorResponse)}),
     Operation("GET", "/", "The chat page.", responses={200: PAGE}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
@@ -122,9 +124,10 @@ OPERATIONS = [
               responses={201: CorpusChangeResponse, **_upload_errors}, admin=True),
     Operation("PUT", "/documents/<path:name>", "Replace a document with a new version; answers once it is live.",
               body=DocumentReplacement, body_media_type="multipart/form-data", path_parameters=("name",),
-              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_upload_errors}, admin=True),
+              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_long_url, **_upload_errors}, admin=True),
     Operation("DELETE", "/documents/<path:name>", "Remove a document from the corpus and the index.",
-              path_parameters=("name",), responses={200: CorpusChangeResponse, 404: ErrorResponse, **_admin_errors},
+              path_parameters=("name",),
+              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_long_url, **_admin_errors},
               admin=True),
     Operation("POST", "/index/rebuild", "Bring the index up to date with the corpus, or re-embed everything.",
               body=RebuildRequest,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
+from .headers import ALWAYS, DATA_POLICY
 
 # prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
 # This module imports nothing that imports it, so the variable is set before any worker does.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# The longest request line gunicorn allows: a question of 1000 characters in Latin script fits
+# in a GET /ask URL, percent-encoded; longer URLs get a JSON 414 that points at POST /ask.
+REQUEST_LINE_LIMIT = 8190
 
 
 class ProductionServer(BaseApplication):
@@ -39,6 +45,7 @@ class ProductionServer(BaseApplication):
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
+            "limit_request_line": REQUEST_LINE_LIMIT,
             # gunicorn's control socket sits at one path per user; several servers on one
             # machine would fight over it, and the service does not use it.
             "control_socket_disable": True,
@@ -47,6 +54,9 @@ class ProductionServer(BaseApplication):
             self.cfg.set(key, value)
         self.cfg.set("worker_exit", _exit_without_finalizers)
         self.cfg.set("child_exit", _forget_live_figures)
+        # gunicorn answers requests it cannot parse (a URL or headers too long) itself, with an
+        # HTML page and before the app sees them; this makes those answers JSON errors too.
+        util.write_error = _write_json_error
 
     def load(self):
         from .api import create_app
@@ -54,6 +64,24 @@ class ProductionServer(BaseApplication):
 
         log_to_stderr_as_json()
         return create_app(self.settings)
+
+
+_REFUSED = {
+    414: f"the URL is longer than the {REQUEST_LINE_LIMIT} bytes the server reads; send a long question in the "
+         "body of POST /ask.",
+    431: "the request's headers are too large; send fewer or shorter headers.",
+}
+
+
+def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's refusal of a request as the service's JSON error, with the usual headers."""
+    code = reason.lower().replace(" ", "_")
+    message = _REFUSED.get(status_int, f"the request is not valid HTTP ({mesg}); check the client that sent it.")
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+    headers = {"Connection": "close", "Content-Type": "application/json", "Content-Length": str(len(body)),
+               "Content-Security-Policy": DATA_POLICY, **ALWAYS}
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def _exit_without_finalizers(server, worker) -> None:
