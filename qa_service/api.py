@@ -32,7 +32,14 @@ from .corpus import (
 from .documents import corpus_files
 from .embedder import Embedder, load_embedder
 from .headers import add_security_headers, never_cache
-from .index import BuildInProgressError, BuildReport, IndexUnavailableError, LiveIndex, build_index
+from .index import (
+    BuildInProgressError,
+    BuildReport,
+    EmptyCorpusError,
+    IndexUnavailableError,
+    LiveIndex,
+    build_index,
+)
 from .metrics import ServiceMetrics
 from .openapi import Operation, openapi_document
 from .rate_limit import ASK_ENDPOINTS, limit_questions, rate_limited_message, retry_after
@@ -377,6 +384,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(BuildInProgressError)
     def build_in_progress(error: BuildInProgressError):
         return error_response(409, "build_in_progress", str(error))
+
+    @app.errorhandler(EmptyCorpusError)
+    def empty_corpus(error: EmptyCorpusError):
+        return error_response(409, "empty_corpus", str(error))
 
     @app.errorhandler(IndexUnavailableError)
     def index_unavailable(error: IndexUnavailableError):

@@ -62,6 +62,10 @@ class BuildInProgressError(RuntimeError):
     pass
 
 
+class EmptyCorpusError(RuntimeError):
+    """A build that would index no passage at all; nothing was built or changed."""
+
+
 # --- the vector search interface ----------------------------------------------------------
 
 
@@ -356,6 +360,14 @@ def build_generation(
         return report
 
     corpus = read_corpus(sources, digests, progress, already_read)
+    if not corpus.passages:
+        if previous:
+            previous.close()
+        unreadable = "".join(f"; {name}: {why}" for name, why in corpus.skipped.items())
+        raise EmptyCorpusError(
+            f"there would be nothing to search: no document left in the corpus has text to index{unreadable}. "
+            "Keep or add at least one document with text (qa-service add, or POST /documents)."
+        )
     report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped,
                          indexed=_summaries(corpus))
     before = previous.document_digests() if previous else {}
