@@ -77,7 +77,8 @@ def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's refusal of a request as the service's JSON error, with the usual headers."""
     code = reason.lower().replace(" ", "_")
     message = _REFUSED.get(status_int, f"the request is not valid HTTP ({mesg}); check the client that sent it.")
-    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+    error = {"error": {"code": code, "message": message}}
+    body = json.dumps(error, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {"Connection": "close", "Content-Type": "application/json", "Content-Length": str(len(body)),
                "Content-Security-Policy": DATA_POLICY, **ALWAYS}
     head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
