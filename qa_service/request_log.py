@@ -13,13 +13,14 @@ log = logging.getLogger("qa_service.requests")
 
 
 class JsonLines(logging.Formatter):
-    """A record as one JSON object: time, level, logger, message, and the record's `fields`."""
+    """A record as one JSON object: time, level, logger, worker pid, message, and the record's `fields`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker
             "message": record.getMessage(),
             **getattr(record, "fields", {}),
         }
