@@ -41,6 +41,8 @@ class SharedCounters(Storage):
         self._db.execute("PRAGMA synchronous=OFF")  # counters need not survive a crash of the machine
         self._db.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
                          "expires_at REAL NOT NULL)")
+        # Ended windows are deleted at every count: by this index, not by reading every client's row.
+        self._db.execute("CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at)")
 
     @property
     def base_exceptions(self) -> type[Exception]:

@@ -43,6 +43,18 @@ def test_the_rate_limit_answers_429_with_retry_after_and_lets_questions_through_
     assert requests.post(server.url + "/ask", json=QUICK, timeout=60).status_code == 200
 
 
+def test_workers_count_in_one_window_shared_through_the_counters_file(tmp_path):
+    from qa_service.rate_limit import SharedCounters, counters_uri
+
+    first, second = (SharedCounters(counters_uri(tmp_path)) for _ in range(2))  # as two worker processes open it
+    assert [worker.incr("client", expiry=1) for worker in (first, second, first, second)] == [1, 2, 3, 4]
+    assert second.get("client") == 4 and time.time() < first.get_expiry("client") <= time.time() + 1
+    time.sleep(1.1)
+    assert first.get("client") == 0 and second.incr("client", expiry=1) == 1, "a new window starts from zero"
+    first.clear("client")
+    assert second.get("client") == 0
+
+
 def limited_client(chapter_settings, embedder, trusted_proxies: int):
     settings = Settings(corpus_dir=chapter_settings.corpus_dir, index_dir=chapter_settings.index_dir,
                         rate_limit="2/minute", trusted_proxies=trusted_proxies)
