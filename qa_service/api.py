@@ -7,11 +7,15 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .corpus import (
@@ -27,8 +31,19 @@ from .corpus import (
 )
 from .documents import corpus_files
 from .embedder import Embedder, load_embedder
-from .index import BuildInProgressError, IndexUnavailableError, LiveIndex, build_index
+from .headers import add_security_headers, never_cache
+from .index import (
+    BuildInProgressError,
+    BuildReport,
+    EmptyCorpusError,
+    IndexUnavailableError,
+    LiveIndex,
+    build_index,
+)
+from .metrics import ServiceMetrics
 from .openapi import Operation, openapi_document
+from .rate_limit import ASK_ENDPOINTS, limit_questions, rate_limited_message, retry_after
+from .request_log import log_request
 from .schemas import (
     AskRequest,
     AskResponse,
@@ -49,7 +64,9 @@ from .search import Searcher
 
 log = logging.getLogger("qa_service")
 
-ASK_BODY_LIMIT = 64 * 1024  # a question is at most 1000 characters; anything far larger is not one
+# The body every route but the uploads accepts: a question is at most 1000 characters and a
+# rebuild request a flag, so anything far larger is not one of them.
+BODY_LIMIT = 64 * 1024
 
 
 class ApiError(Exception):
@@ -67,6 +84,8 @@ class Service:
     embedder: Embedder
     live_index: LiveIndex
     searcher: Searcher
+    metrics: ServiceMetrics
+    limiter: Limiter | None  # None when QA_RATE_LIMIT is empty
 
 
 def service() -> Service:
@@ -75,7 +94,17 @@ def service() -> Service:
 
 api = Blueprint("api", __name__)
 
-_errors = {400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse}
+PAGE = {"text/html": {"type": "string"}}
+
+
+def json_or_page(model: type[BaseModel]) -> dict:
+    """JSON with Accept: application/json, an HTML page otherwise."""
+    return {"application/json": model, **PAGE}
+
+
+# 414: a URL longer than the server reads (gunicorn refuses it before the app sees it).
+_long_url = {414: ErrorResponse}
+_errors = {400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse}
 _admin_errors = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse}
 _upload_errors = {**_admin_errors, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
 OPERATIONS = [
@@ -83,25 +112,33 @@ OPERATIONS = [
               body=AskRequest, responses={200: AskResponse, **_errors}),
     Operation("GET", "/ask", "The same as POST /ask, with the question in `q`.",
               query=AskRequest, query_names={"question": "q"},
-              responses={200: AskResponse, 400: ErrorResponse, 503: ErrorResponse}),
+              responses={200: AskResponse, 400: ErrorResponse, **_long_url, 429: ErrorResponse, 503: ErrorResponse}),
     Operation("GET", "/health", "Whether the service can answer: passages, generation, model.",
               responses={200: HealthResponse, 503: ErrorResponse}),
     Operation("GET", "/documents", "The indexed documents with their title and passage count "
               "(JSON with Accept: application/json, a page otherwise).",
-              responses={200: DocumentsResponse, 503: ErrorResponse}),
+              responses={200: json_or_page(DocumentsResponse), 503: json_or_page(ErrorResponse)}),
+    Operation("GET", "/documents/<path:name>", "A document as it was indexed, every line numbered (a page).",
+              path_parameters=("name",),
+              responses={200: PAGE, 404: json_or_page(ErrorResponse), **_long_url, 503: json_or_page(ErrorResponse)}),
+    Operation("GET", "/", "The chat page.", responses={200: PAGE}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
+    Operation("GET", "/metrics", "Requests, question latency, the live index and builds, in Prometheus' text format.",
+              responses={200: {"text/plain": {"type": "string"}}}),
     Operation("POST", "/documents", "Add documents; answers once the index that holds them is live.",
               body=DocumentUpload, body_media_type="multipart/form-data",
               responses={201: CorpusChangeResponse, **_upload_errors}, admin=True),
     Operation("PUT", "/documents/<path:name>", "Replace a document with a new version; answers once it is live.",
               body=DocumentReplacement, body_media_type="multipart/form-data", path_parameters=("name",),
-              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_upload_errors}, admin=True),
+              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_long_url, **_upload_errors}, admin=True),
     Operation("DELETE", "/documents/<path:name>", "Remove a document from the corpus and the index.",
-              path_parameters=("name",), responses={200: CorpusChangeResponse, 404: ErrorResponse, **_admin_errors},
+              path_parameters=("name",),
+              responses={200: CorpusChangeResponse, 404: ErrorResponse, **_long_url, **_admin_errors},
               admin=True),
     Operation("POST", "/index/rebuild", "Bring the index up to date with the corpus, or re-embed everything.",
-              body=RebuildRequest, responses={200: BuildOut, 400: ErrorResponse, 415: ErrorResponse, **_admin_errors},
+              body=RebuildRequest,
+              responses={200: BuildOut, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, **_admin_errors},
               admin=True),
 ]
 
@@ -161,6 +198,7 @@ def read_json_object() -> dict:
 
 
 def _answer(ask: AskRequest) -> Response:
+    g.question = ask.question  # for the request's log line, where QA_LOG_QUESTIONS=1 allows it
     answer = service().searcher.ask(ask.question.strip(), top_k=ask.top_k, mode=ask.mode)
     return jsonify(answer_response(answer).model_dump(mode="json"))
 
@@ -200,6 +238,17 @@ def openapi():
     return jsonify(openapi_document(OPERATIONS, "qa_service"))
 
 
+@api.get("/metrics")
+def metrics():
+    current = service()
+    try:
+        current.live_index.current()  # the figures of the index this worker would answer from now
+    except IndexUnavailableError:
+        pass  # no index yet: the metrics say so by leaving the index figures out
+    body, content_type = current.metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
 # --- admin ---------------------------------------------------------------------------------
 
 
@@ -223,7 +272,7 @@ def admin_only(view):
                            {"WWW-Authenticate": 'Bearer realm="qa_service", error="invalid_token"'})
         return view(*args, **kwargs)
 
-    return checked
+    return never_cache(checked)
 
 
 UPLOADS = {"api.add_documents", "api.replace_document"}
@@ -240,10 +289,15 @@ def uploaded_files() -> list:
     return files
 
 
+def _built(report: BuildReport, what: str) -> None:
+    service().metrics.observe_build(report)
+    log.info("%s: %s", what, report.summary().replace("\n", "; "))
+
+
 def _change(**change) -> CorpusChangeResponse:
     current = service()
     result = change_corpus(current.settings, current.embedder, wait=False, **change)
-    log.info("corpus changed: %s", result.report.summary().replace("\n", "; "))
+    _built(result.report, "corpus changed")
     return change_response(result)
 
 
@@ -278,13 +332,34 @@ def rebuild():
     rebuild_request = validated(RebuildRequest, read_json_object() if request.get_data(cache=True) else {})
     current = service()
     report = build_index(current.settings, current.embedder, full=rebuild_request.full, wait=False)
-    log.info("index rebuilt: %s", report.summary().replace("\n", "; "))
+    _built(report, "index rebuilt")
     return jsonify(build_response(report).model_dump(mode="json"))
 
 
-def _limit_question_bodies():
-    if request.endpoint == "api.ask_post":
-        request.max_content_length = ASK_BODY_LIMIT
+def _start_clock():
+    g.started = time.perf_counter()
+
+
+def _limit_bodies():
+    """Uploads may be as large as QA_MAX_UPLOAD_MB; every other route takes BODY_LIMIT. A body
+    that says it is larger is refused before a byte of it is read."""
+    if request.endpoint not in UPLOADS:
+        request.max_content_length = BODY_LIMIT
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
+def _observe(response: Response) -> Response:
+    """The request's metrics and log line, and the headers every response carries."""
+    current = service()
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule else None
+    current.metrics.observe_request(route, request.method, response.status_code, seconds,
+                                    asked=request.endpoint in ASK_ENDPOINTS)
+    question = g.get("question") if current.settings.log_questions else None
+    log_request(request.method, request.path, response.status_code, seconds, request.remote_addr, question)
+    return add_security_headers(response)
 
 
 def _register_errors(app: Flask) -> None:
@@ -292,6 +367,13 @@ def _register_errors(app: Flask) -> None:
     def api_error(error: ApiError):
         response = error_response(error.status, error.code, error.message)
         response.headers.update(error.headers)
+        return response
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error: RateLimitExceeded):
+        seconds = retry_after(service().limiter)
+        response = error_response(429, "rate_limited", rate_limited_message(error, seconds))
+        response.headers["Retry-After"] = str(seconds)
         return response
 
     @app.errorhandler(ChangeRefused)
@@ -302,6 +384,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(BuildInProgressError)
     def build_in_progress(error: BuildInProgressError):
         return error_response(409, "build_in_progress", str(error))
+
+    @app.errorhandler(EmptyCorpusError)
+    def empty_corpus(error: EmptyCorpusError):
+        return error_response(409, "empty_corpus", str(error))
 
     @app.errorhandler(IndexUnavailableError)
     def index_unavailable(error: IndexUnavailableError):
@@ -314,7 +400,9 @@ def _register_errors(app: Flask) -> None:
             404: f"there is nothing at {request.path}; see /openapi.json for the API.",
             405: f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(error.valid_methods or []))}." if getattr(error, "valid_methods", None) else f"{request.method} is not allowed here.",
             413: f"the upload is larger than {service().settings.max_upload_mb} MB: split the file, or raise "
-                 "QA_MAX_UPLOAD_MB." if request.endpoint in UPLOADS else "the request body is too large.",
+                 "QA_MAX_UPLOAD_MB." if request.endpoint in UPLOADS else
+                 f"the request body is larger than {BODY_LIMIT // 1024} KB, more than {request.path} takes; "
+                 "a question is at most 1000 characters.",
         }
         response = error_response(error.code or 500, code, messages.get(error.code, error.description or error.name))
         if error.code == 405 and getattr(error, "valid_methods", None):
@@ -331,13 +419,22 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     """The whole service as a Flask app; loads the model, and the index if one is built."""
     settings = settings or Settings.from_env()
     embedder = embedder or load_embedder(settings)
-    live_index = LiveIndex(settings, embedder)
+    metrics = ServiceMetrics(settings.metrics_dir)
+    live_index = LiveIndex(settings, embedder, on_switch=metrics.observe_generation)
     app = Flask(__name__, static_folder=None)  # /static/ is the web blueprint's: the pages' CSS and JS
+    if settings.trusted_proxies:
+        # The client is the address the outermost trusted proxy saw; without trusted proxies
+        # X-Forwarded-For is ignored, so nobody picks their own address to dodge the rate limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["qa_service"] = Service(settings, embedder, live_index, Searcher(embedder, live_index))
-    app.before_request(_limit_question_bodies)
+    app.before_request(_start_clock)  # first, so that even a request refused by the next ones is timed
+    app.before_request(_limit_bodies)
+    limiter = limit_questions(app, settings)
+    app.extensions["qa_service"] = Service(settings, embedder, live_index, Searcher(embedder, live_index), metrics,
+                                           limiter)
+    app.after_request(_observe)
     app.register_blueprint(api)
     from .web import web  # imported here because the pages use this module's service()
 

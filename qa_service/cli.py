@@ -42,7 +42,7 @@ def main():
 def build(corpus_dir, index_dir, model, full):
     """Build the index from the corpus, or bring it up to date."""
     from .embedder import ModelError, load_embedder
-    from .index import build_index
+    from .index import EmptyCorpusError, build_index
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
     if not settings.corpus_dir.is_dir():
@@ -52,7 +52,10 @@ def build(corpus_dir, index_dir, model, full):
     except ModelError as exc:
         _fail(str(exc))
     click.echo(f"building {settings.index_dir} from {settings.corpus_dir} with {embedder.name}", err=True)
-    report = build_index(settings, embedder, full=full, progress=True)
+    try:
+        report = build_index(settings, embedder, full=full, progress=True)
+    except EmptyCorpusError as exc:
+        _fail(str(exc))
     click.echo(report.summary())
 
 
@@ -92,12 +95,13 @@ def remove(names, corpus_dir, index_dir, model):
 def _change_corpus(corpus_dir, index_dir, model, **change):
     from .corpus import ChangeRefused, change_corpus
     from .embedder import ModelError, load_embedder
+    from .index import EmptyCorpusError
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
     try:
         embedder = load_embedder(settings)
         return change_corpus(settings, embedder, progress=True, **change)
-    except (ChangeRefused, ModelError) as exc:
+    except (ChangeRefused, EmptyCorpusError, ModelError) as exc:
         _fail(str(exc))
 
 

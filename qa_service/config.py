@@ -31,9 +31,13 @@ class Settings:
     threads: int = 4
     admin_token: str = field(default="", repr=False)
     max_upload_mb: int = 50
+    # Questions per client address on /ask, such as "60/minute" or "5 per 10 seconds"; empty: no limit.
     rate_limit: str = ""
+    # How many reverse proxies in front of the service append to X-Forwarded-For; 0: ignore that header.
     trusted_proxies: int = 0
-    log_questions: bool = False
+    log_questions: bool = False  # put the question text in the request log lines
+    # A folder the workers of one server share (rate-limit counters, metrics); `serve` makes one.
+    runtime_dir: Path | None = None
 
     _ENV = {
         "corpus_dir": ("QA_CORPUS_DIR", Path),
@@ -51,6 +55,21 @@ class Settings:
         "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
     }
+
+    def __post_init__(self):
+        if self.rate_limit.strip():
+            from limits import parse_many
+
+            try:
+                parse_many(self.rate_limit)
+            except ValueError:
+                raise ValueError(
+                    f"QA_RATE_LIMIT={self.rate_limit!r} is not a rate limit: write it like 60/minute or "
+                    "5 per 10 seconds, or leave it empty to switch the limit off."
+                ) from None
+        if self.trusted_proxies < 0:
+            raise ValueError(f"QA_TRUSTED_PROXIES={self.trusted_proxies} must be 0 (no proxy) or the number of "
+                             "proxies in front of the service.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -76,6 +95,11 @@ class Settings:
             if name in values:
                 values[name] = Path(values[name])
         return cls(**values)
+
+    @property
+    def metrics_dir(self) -> Path | None:
+        """Where each worker writes its metrics for /metrics to add up; None in a single process."""
+        return self.runtime_dir / "metrics" if self.runtime_dir else None
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -63,6 +63,10 @@ class BuildInProgressError(RuntimeError):
     pass
 
 
+class EmptyCorpusError(RuntimeError):
+    """A build that would index no passage at all; nothing was built or changed."""
+
+
 # --- the vector search interface ----------------------------------------------------------
 
 
@@ -410,6 +414,14 @@ def build_generation(
         return report
 
     corpus = read_corpus(sources, digests, progress, already_read)
+    if not corpus.passages:
+        if previous:
+            previous.close()
+        unreadable = "".join(f"; {name}: {why}" for name, why in corpus.skipped.items())
+        raise EmptyCorpusError(
+            f"there would be nothing to search: no document left in the corpus has text to index{unreadable}. "
+            "Keep or add at least one document with text (qa-service add, or POST /documents)."
+        )
     report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped,
                          indexed=_summaries(corpus))
     before = previous.document_digests() if previous else {}
@@ -675,9 +687,11 @@ class LiveIndex:
     loads it; requests that arrive meanwhile keep answering from the old generation.
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder):
+    def __init__(self, settings: Settings, embedder: Embedder,
+                 on_switch: Callable[[IndexGeneration], None] | None = None):
         self.settings = settings
         self.embedder = embedder
+        self.on_switch = on_switch  # told of each generation this process starts answering from
         self._generation: IndexGeneration | None = None
         self._seen: tuple | None = None
         self._loading = threading.Lock()
@@ -702,6 +716,8 @@ class LiveIndex:
                 loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language)
                 loaded.check_model(self.embedder)
                 self._generation, self._seen = loaded, state
+                if self.on_switch:
+                    self.on_switch(loaded)
             return self._generation
         finally:
             self._loading.release()

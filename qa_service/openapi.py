@@ -19,7 +19,7 @@ class Operation:
     method: str
     path: str
     summary: str
-    responses: dict[int, type[BaseModel] | dict]  # a model, or {media type: raw schema}
+    responses: dict[int, type[BaseModel] | dict]  # a model (JSON), or {media type: model or raw schema}
     body: type[BaseModel] | None = None
     body_media_type: str = "application/json"
     query: type[BaseModel] | None = None
@@ -61,7 +61,10 @@ def openapi_document(operations: list[Operation], title: str) -> dict:
             entry["security"] = [{"bearerAuth": []}]
         for status, response in sorted(op.responses.items()):
             if isinstance(response, dict):
-                content = {media_type: {"schema": schema} for media_type, schema in response.items()}
+                content = {
+                    media_type: {"schema": _schema(schema, components) if isinstance(schema, type) else schema}
+                    for media_type, schema in response.items()
+                }
             else:
                 content = {"application/json": {"schema": _schema(response, components)}}
             entry["responses"][str(status)] = {"description": _REASONS.get(status, "Response"), "content": content}

@@ -92,7 +92,7 @@ class HealthResponse(BaseModel):
 class DocumentUpload(BaseModel):
     """The multipart form of POST /documents (described here; Flask parses the form)."""
 
-    file: list[bytes] = Field(description="One or more files (.pdf, .docx, .html, .md, .txt), each under the field name `file`.")
+    file: list[bytes] = Field(min_length=1, description="One or more files (.pdf, .docx, .html, .md, .txt), each under the field name `file`.")
 
 
 class DocumentReplacement(BaseModel):

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
+from .headers import ALWAYS, DATA_POLICY
+
+# prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
+# This module imports nothing that imports it, so the variable is set before any worker does.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# The longest request line gunicorn allows: a question of 1000 characters in Latin script fits
+# in a GET /ask URL, percent-encoded; longer URLs get a JSON 414 that points at POST /ask.
+REQUEST_LINE_LIMIT = 8190
 
 
 class ProductionServer(BaseApplication):
@@ -32,6 +45,7 @@ class ProductionServer(BaseApplication):
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
+            "limit_request_line": REQUEST_LINE_LIMIT,
             # gunicorn's control socket sits at one path per user; several servers on one
             # machine would fight over it, and the service does not use it.
             "control_socket_disable": True,
@@ -39,12 +53,37 @@ class ProductionServer(BaseApplication):
         for key, value in options.items():
             self.cfg.set(key, value)
         self.cfg.set("worker_exit", _exit_without_finalizers)
+        self.cfg.set("child_exit", _forget_live_figures)
+        # gunicorn answers requests it cannot parse (a URL or headers too long) itself, with an
+        # HTML page and before the app sees them; this makes those answers JSON errors too.
+        util.write_error = _write_json_error
 
     def load(self):
         from .api import create_app
+        from .request_log import log_to_stderr_as_json
 
+        log_to_stderr_as_json()
         _share_cores(self.settings.workers)
         return create_app(self.settings)
+
+
+_REFUSED = {
+    414: f"the URL is longer than the {REQUEST_LINE_LIMIT} bytes the server reads; send a long question in the "
+         "body of POST /ask.",
+    431: "the request's headers are too large; send fewer or shorter headers.",
+}
+
+
+def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's refusal of a request as the service's JSON error, with the usual headers."""
+    code = reason.lower().replace(" ", "_")
+    message = _REFUSED.get(status_int, f"the request is not valid HTTP ({mesg}); check the client that sent it.")
+    error = {"error": {"code": code, "message": message}}
+    body = json.dumps(error, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = {"Connection": "close", "Content-Type": "application/json", "Content-Length": str(len(body)),
+               "Content-Security-Policy": DATA_POLICY, **ALWAYS}
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def _share_cores(workers: int) -> None:
@@ -66,5 +105,20 @@ def _exit_without_finalizers(server, worker) -> None:
     os._exit(0)
 
 
+def _forget_live_figures(server, worker) -> None:
+    """A worker ended: its gauges (passages, generation) no longer count; its counters still do."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(server.app.settings.metrics_dir))
+
+
 def serve(settings: Settings) -> None:
-    ProductionServer(settings).run()
+    """Serve until stopped. The workers share a folder made fresh for this run and removed at
+    its end: the rate-limit counters, and each worker's metrics files, which /metrics adds up."""
+    settings = settings.with_changes(runtime_dir=Path(tempfile.mkdtemp(prefix="qa-service-")))
+    settings.metrics_dir.mkdir()
+    os.environ[MULTIPROCESS_DIR] = str(settings.metrics_dir)
+    try:
+        ProductionServer(settings).run()
+    finally:
+        shutil.rmtree(settings.runtime_dir, ignore_errors=True)

@@ -1,28 +1,16 @@
 """The pages people use: the chat at `/`, the list of documents, and the document viewer that
-citations link to. HTML from the templates in web/templates, plain CSS and JS from web/static."""
+citations link to. HTML from the templates in web/templates, plain CSS and JS from web/static;
+their Content-Security-Policy comes from headers.py, with every other response's headers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request
 
 from .api import error_response, service
 from .index import IndexUnavailableError
 from .schemas import MAX_QUESTION_CHARS, DocumentsResponse, document_out
 
 SUGGESTED_TOPICS = 6
-# Scripts, styles and requests only from this service's own files: an injected <script> or
-# onerror= attribute would not run even if some text ever reached the page as HTML.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
 
 web = Blueprint("web", __name__, template_folder="web/templates", static_folder="web/static", static_url_path="/static")
 
@@ -30,13 +18,6 @@ web = Blueprint("web", __name__, template_folder="web/templates", static_folder=
 def wants_json() -> bool:
     """Whether the client asked for JSON (`Accept: application/json`) rather than a page."""
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
-
-
-@web.after_request
-def forbid_inline_scripts(response: Response) -> Response:
-    if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response
 
 
 @web.get("/")

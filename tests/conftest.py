@@ -112,9 +112,9 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """`qa-service serve` as a real process on a loopback port."""
+    """`qa-service serve` as a real process on a loopback port; `workers` None: the server's default."""
 
-    def __init__(self, settings: Settings, workers: int = 2, env: dict | None = None):
+    def __init__(self, settings: Settings, workers: int | None = 2, env: dict | None = None):
         import os
         import subprocess
         import sys
@@ -128,7 +128,7 @@ class RunningServer:
             **(env or {}),
         }
         command = [str(Path(sys.executable).parent / "qa-service"), "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(workers)]
+                   "--port", str(self.port), *(["--workers", str(workers)] if workers else [])]
         self.log = open(settings.index_dir.parent / f"server-{self.port}.log", "w+")
         self.process = subprocess.Popen(command, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
 

@@ -227,6 +227,20 @@ def test_a_change_while_another_build_runs_is_409_and_changes_nothing(admin, adm
     assert snapshot(admin_settings.corpus_dir, admin_settings.index_dir) == before
 
 
+def test_removing_the_last_document_is_refused_and_changes_nothing(admin, admin_settings):
+    before = snapshot(admin_settings.corpus_dir, admin_settings.index_dir)
+    error = assert_error(admin.delete(f"/documents/{CHAPTER_NAME}", headers=AUTH), 409, "empty_corpus")
+    assert "nothing to search" in error["message"] and "POST /documents" in error["message"]
+    assert snapshot(admin_settings.corpus_dir, admin_settings.index_dir) == before
+    assert ask(admin, "Hoeveel militairen zijn in 2022 uitgezonden?")["passages"]
+
+    (admin_settings.corpus_dir / CHAPTER_NAME).unlink()  # emptied by hand, then a rebuild is asked for
+    (admin_settings.corpus_dir / "leeg.txt").write_text("")
+    error = assert_error(admin.post("/index/rebuild", json={}, headers=AUTH), 409, "empty_corpus")
+    assert "leeg.txt: " in error["message"]  # the reason the one file left could not be indexed
+    assert ask(admin, "Hoeveel militairen zijn in 2022 uitgezonden?")["passages"], "the old generation still answers"
+
+
 def test_the_token_is_never_logged(admin, caplog):
     with caplog.at_level(logging.DEBUG):
         admin.post("/documents", data=upload(("notitie.txt", b"Notitie\n\nEen zin over dijken.\n")), headers=AUTH)
@@ -241,6 +255,7 @@ def test_openapi_describes_the_admin_routes_with_their_bearer_token(admin):
     assert add["security"] == [{"bearerAuth": []}]
     assert "multipart/form-data" in add["requestBody"]["content"]
     assert {"201", "400", "401", "403", "409", "413", "415", "422"} <= set(add["responses"])
-    assert set(spec["paths"]["/documents/{name}"]) == {"put", "delete"}
+    assert set(spec["paths"]["/documents/{name}"]) == {"get", "put", "delete"}  # the viewer, and the admin's two
+    assert "security" not in spec["paths"]["/documents/{name}"]["get"]
     assert spec["paths"]["/index/rebuild"]["post"]["security"] == [{"bearerAuth": []}]
     assert "security" not in spec["paths"]["/ask"]["post"]
