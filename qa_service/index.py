@@ -212,9 +212,9 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def embedding_key(model: str, backend: str, passage: Passage) -> str:
+def embedding_key(model: str, passage: Passage) -> str:
     """Passages with the same key have the same vectors: a cache key across builds."""
-    content = json.dumps([model, backend, passage.contextual_text(), passage.sentences])
+    content = json.dumps([model, passage.contextual_text(), passage.sentences])
     return hashlib.sha1(content.encode("utf-8")).hexdigest()
 
 
@@ -367,7 +367,7 @@ def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
         return False
     try:
         digests = file_digests(corpus_files(settings.corpus_dir))
-        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests) and generation.manifest["backend"] == settings.backend
+        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests)
     finally:
         generation.close()
 
@@ -403,7 +403,7 @@ def build_generation(
     digests = file_digests(sources)
     fingerprint = corpus_fingerprint(digests)
     previous = _previous_generation(index_dir, embedder, settings.language)
-    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint and previous.manifest["backend"] == settings.backend:
+    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint:
         report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
                              passages=previous.passage_count, up_to_date=True,
                              indexed={d.name: d for d in previous.documents()})
@@ -429,7 +429,7 @@ def build_generation(
     report.removed = sorted(set(before) - set(corpus.digests))
     report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
 
-    keys = [embedding_key(embedder.name, settings.backend, p) for p in corpus.passages]
+    keys = [embedding_key(embedder.name, p) for p in corpus.passages]
     vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
     report.embedded = len(corpus.passages) - report.reused
     if previous:
@@ -450,7 +450,6 @@ def build_generation(
         "format_version": FORMAT_VERSION,
         "generation": name,
         "model": embedder.name,
-        "backend": settings.backend,
         "dimension": int(embedder.dimension),
         "language": settings.language,
         "index_type": index_type.kind,
