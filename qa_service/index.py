@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from .config import Settings
+from .config import Settings, usable_cores
 from .documents import Document, DocumentError, Line, corpus_files, read_document
 from .embedder import Embedder
 from .lexical import Analyzer, LexicalIndex
@@ -137,7 +137,7 @@ class FaissVectorSearch:
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, p["nlist"], faiss.METRIC_INNER_PRODUCT)
         else:
             raise ValueError(f"unknown index type {index_type.kind!r}")
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        faiss.omp_set_num_threads(usable_cores())
         try:
             if index_type.kind == "ivf":
                 sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * p["nlist"]), replace=False)
