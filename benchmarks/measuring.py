@@ -137,6 +137,15 @@ class Server:
         except FileNotFoundError:
             return []
 
+    def answering_pids(self) -> set[int]:
+        """The workers that have answered a request, from the JSON request lines of the log."""
+        self.log.flush()
+        pids = set()
+        for line in Path(self.log.name).read_text().splitlines():
+            if line.startswith("{") and '"message": "request"' in line:
+                pids.add(json.loads(line)["pid"])
+        return pids
+
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         try:
@@ -155,6 +164,7 @@ class Memory:
     rss: float
     pss: float
     private: float
+    anonymous: float  # the process's own heap (model, Python objects): never shared with a sibling worker
 
     @classmethod
     def of(cls, pid: int) -> "Memory":
@@ -162,4 +172,4 @@ class Memory:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
             name, value = line.split(":", 1)
             fields[name] = int(value.split()[0]) / 1024
-        return cls(fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"])
+        return cls(fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"], fields["Anonymous"])

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import threading
 import time
@@ -34,12 +33,13 @@ from pathlib import Path
 from corpora import RESULTS, CalibratedEmbedder, CalibratedVectors, synthetic_index
 from measuring import BareModel, Client, Memory, Server, Spread, percentile, questions
 
-from qa_service.config import Settings
+from qa_service.config import Settings, usable_cores
 
-CORES = os.cpu_count() or 1
+CORES = usable_cores()
 DEFAULT = Settings()
 SERVER_TORCH_THREADS = max(1, CORES // DEFAULT.workers)  # what server._share_cores gives a worker
 LOGS = RESULTS / "logs"
+MEASUREMENTS = ["ask", "search", "build", "load", "memory"]
 
 
 def real_index(passages: int) -> Settings:
@@ -200,8 +200,10 @@ def _hammer(port: int, asked: list[str], clients: int, seconds: float) -> tuple[
 
 
 def memory(passages: int, worker_counts: list[int], repeats: int, report: dict) -> None:
-    print(f"\n5. memory of the server with {passages:,} passages (MiB, from /proc/<pid>/smaps_rollup) after each worker "
-          f"answered the 70 questions; PSS shares each page among the processes that map it")
+    print(f"\n5. memory of the server with {passages:,} passages (MiB, from /proc/<pid>/smaps_rollup) once every "
+          f"worker has answered questions. PSS shares each page among the processes that map it; a worker's "
+          f"anonymous memory is its own (model, Python), the rest of its RSS is the memory-mapped index files, "
+          f"shared by all workers")
     settings = index_for(passages)
     asked = questions()
     totals: dict[int, list[float]] = {}
@@ -210,21 +212,20 @@ def memory(passages: int, worker_counts: list[int], repeats: int, report: dict) 
         runs = []
         for _ in range(repeats):
             with Server(settings, workers, DEFAULT.threads, LOGS / f"memory-{workers}.log") as server:
-                ask_ms = []
-                for _ in range(workers):  # each worker, whichever takes the connection, answers them all
-                    client = Client(server.port)
-                    ask_ms += [client.ask_ms(q) for q in asked]
-                    client.close()
+                latencies: list[float] = []
+                # Concurrent clients until every worker has answered, and every question has been asked.
+                while len(server.answering_pids()) < workers or len(latencies) < len(asked):
+                    latencies += _hammer(server.port, asked, clients=2 * workers * DEFAULT.threads, seconds=5)[0]
                 master = Memory.of(server.process.pid)
                 each = [Memory.of(pid) for pid in server.worker_pids()]
-            runs.append((master, each, statistics.median(ask_ms)))
+            runs.append((master, each, statistics.median(latencies)))
         totals[workers] = [m.pss + sum(w.pss for w in each) for m, each, _ in runs]
         master, each, ask_ms = runs[-1]
         report["memory"][str(workers)] = {"total_pss": Spread.of(totals[workers]).as_json(), "master": master.__dict__,
-                                         "workers": [w.__dict__ for w in each], "ask_ms": ask_ms}
-        print(f"   {workers} worker(s): total PSS {Spread.of(totals[workers]).format(0)}; master RSS {master.rss:.0f} "
-              f"PSS {master.pss:.0f}; workers " + ", ".join(f"RSS {w.rss:.0f} PSS {w.pss:.0f} private {w.private:.0f}" for w in each)
-              + f"; /ask median {ask_ms:.0f} ms", flush=True)
+                                         "workers": [w.__dict__ for w in each], "ask_ms_under_load": ask_ms}
+        print(f"   {workers} worker(s): total PSS {Spread.of(totals[workers]).format(0)}; master RSS {master.rss:.0f}; "
+              "workers " + ", ".join(f"RSS {w.rss:.0f} PSS {w.pss:.0f} anonymous {w.anonymous:.0f}" for w in each)
+              + f"; /ask median under load {ask_ms:.0f} ms", flush=True)
     if len(worker_counts) > 1:
         first, last = worker_counts[0], worker_counts[-1]
         extra = [(b - a) / (last - first) for a, b in zip(totals[first], totals[last])]
@@ -235,14 +236,16 @@ def memory(passages: int, worker_counts: list[int], repeats: int, report: dict) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("measurements", nargs="*", default=["ask", "search", "build", "load", "memory"],
-                        choices=["ask", "search", "build", "load", "memory"])
+    parser.add_argument("measurements", nargs="*", metavar="MEASUREMENT", help=f"some of {', '.join(MEASUREMENTS)} (default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each figure")
     parser.add_argument("--build-repeats", type=int, default=3, help="builds with the real model take minutes each")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of one round under load")
     parser.add_argument("--load", nargs="+", default=["1x1", "1x2", "1x4", "2x1", "2x2", "2x4", "3x1", "3x2", "3x4"],
                         metavar="WORKERSxTHREADS", help="server configurations to load")
     arguments = parser.parse_args()
+    if unknown := set(arguments.measurements) - set(MEASUREMENTS):
+        parser.error(f"unknown measurement(s) {', '.join(sorted(unknown))}; choose from {', '.join(MEASUREMENTS)}")
+    arguments.measurements = arguments.measurements or MEASUREMENTS
     report: dict = {"cores": CORES, "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if "ask" in arguments.measurements:
         ask_latency([2_000, 100_000], arguments.repeats, report)
