@@ -11,12 +11,12 @@ path `qa-service add` and POST /documents take; it prints both and their ratio.
 from __future__ import annotations
 
 import argparse
-import random
-import re
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from corpora import Writer, write_corpus
 
 from qa_service.config import Settings
 from qa_service.corpus import NewDocument, change_corpus
@@ -25,38 +25,7 @@ from qa_service.embedder import load_embedder
 from qa_service.index import build_index
 from qa_service.passages import split_document
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = ROOT / "corpus" / "beleidsthema-2-vrede-veiligheid-stabiliteit.txt"
 TARGET_RATIO = 0.1
-
-
-class Writer:
-    """Sentences, headings and paragraphs drawn from the chapter's words, in their frequencies."""
-
-    def __init__(self, seed: int):
-        self.random = random.Random(seed)
-        self.words = [w for w in re.findall(r"[^\W\d_]+", CHAPTER.read_text(encoding="utf-8")) if len(w) > 1]
-
-    def sentence(self) -> str:
-        words = self.random.choices(self.words, k=self.random.randint(8, 18))
-        return " ".join(words).capitalize() + "."
-
-    def heading(self) -> str:
-        return " ".join(self.random.choices(self.words, k=self.random.randint(2, 3))).capitalize()
-
-    def paragraph(self) -> str:
-        """About 100 words: one passage, as the splitter keeps paragraphs of 40 to 200 words whole."""
-        return " ".join(self.sentence() for _ in range(self.random.randint(6, 9)))
-
-
-def write_corpus(folder: Path, writer: Writer, documents: int, sections: int, paragraphs: int) -> None:
-    """Text files laid out like the chapter: a title, headings, hard-wrapped paragraphs."""
-    folder.mkdir(parents=True)
-    for number in range(documents):
-        parts = [f"Beleidsrapport {number + 1}", ""]
-        for _ in range(sections):
-            parts += [writer.heading()] + [textwrap.fill(writer.paragraph(), 95) + "\n" for _ in range(paragraphs)]
-        (folder / f"rapport-{number + 1:03d}.txt").write_text("\n".join(parts), encoding="utf-8")
 
 
 def write_pdf(path: Path, writer: Writer, pages: int) -> None:
@@ -94,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as scratch:
         root = Path(scratch)
         settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-        write_corpus(settings.corpus_dir, writer, arguments.documents, sections=4, paragraphs=5)
+        write_corpus(settings.corpus_dir, writer, arguments.documents)
         pdf = root / "nieuw-rapport.pdf"
         write_pdf(pdf, writer, arguments.pages)
         passages = sum(len(split_document(read_document(path, name))) for path, name in corpus_files(settings.corpus_dir))

@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from .config import Settings
+from .config import Settings, usable_cores
 from .documents import Document, DocumentError, Line, corpus_files, read_document
 from .embedder import Embedder
 from .lexical import Analyzer, LexicalIndex
@@ -137,7 +137,7 @@ class FaissVectorSearch:
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, p["nlist"], faiss.METRIC_INNER_PRODUCT)
         else:
             raise ValueError(f"unknown index type {index_type.kind!r}")
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        faiss.omp_set_num_threads(usable_cores())
         try:
             if index_type.kind == "ivf":
                 sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * p["nlist"]), replace=False)
@@ -212,9 +212,9 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def embedding_key(model: str, backend: str, passage: Passage) -> str:
+def embedding_key(model: str, passage: Passage) -> str:
     """Passages with the same key have the same vectors: a cache key across builds."""
-    content = json.dumps([model, backend, passage.contextual_text(), passage.sentences])
+    content = json.dumps([model, passage.contextual_text(), passage.sentences])
     return hashlib.sha1(content.encode("utf-8")).hexdigest()
 
 
@@ -367,7 +367,7 @@ def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
         return False
     try:
         digests = file_digests(corpus_files(settings.corpus_dir))
-        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests) and generation.manifest["backend"] == settings.backend
+        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests)
     finally:
         generation.close()
 
@@ -403,7 +403,7 @@ def build_generation(
     digests = file_digests(sources)
     fingerprint = corpus_fingerprint(digests)
     previous = _previous_generation(index_dir, embedder, settings.language)
-    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint and previous.manifest["backend"] == settings.backend:
+    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint:
         report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
                              passages=previous.passage_count, up_to_date=True,
                              indexed={d.name: d for d in previous.documents()})
@@ -429,7 +429,7 @@ def build_generation(
     report.removed = sorted(set(before) - set(corpus.digests))
     report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
 
-    keys = [embedding_key(embedder.name, settings.backend, p) for p in corpus.passages]
+    keys = [embedding_key(embedder.name, p) for p in corpus.passages]
     vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
     report.embedded = len(corpus.passages) - report.reused
     if previous:
@@ -442,7 +442,7 @@ def build_generation(
     index_type = index_type_for(len(vectors))
     dense = FaissVectorSearch.build(vectors, index_type)
     dense.save(staging)
-    np.save(staging / "sentence_vectors.npy", _quantize(sentence_vectors))
+    np.save(staging / "sentence_vectors.npy", sentence_vectors)
     analyzer = Analyzer(settings.language)
     LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
     _write_store(staging / "passages.sqlite", corpus, keys, report.indexed)
@@ -450,7 +450,6 @@ def build_generation(
         "format_version": FORMAT_VERSION,
         "generation": name,
         "model": embedder.name,
-        "backend": settings.backend,
         "dimension": int(embedder.dimension),
         "language": settings.language,
         "index_type": index_type.kind,
@@ -488,10 +487,17 @@ def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> 
     return generation
 
 
+# Passages embedded at a time. It bounds what a build holds besides the vectors themselves (the
+# model's token embeddings of the chunk, some hundreds of MB) at any corpus size.
+EMBED_CHUNK = 1024
+
+
 def _vectors(passages, keys, embedder, previous, progress):
+    """The passage vectors (float32) and sentence vectors (int8, see _quantize), reused from
+    the previous generation where the embedding key matches, embedded otherwise."""
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
-    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.float32)
+    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.int8)
     sentence_rows = np.cumsum([0] + [len(p.sentences) for p in passages])
     cached = previous.vector_cache() if previous else {}
     missing = []
@@ -502,21 +508,24 @@ def _vectors(passages, keys, embedder, previous, progress):
             continue
         row, sentence_row, count = hit
         vectors[i] = previous.vectors[row]
-        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count] / 127.0
-    if missing:
-        texts, spans = [], []
-        for i in missing:
-            passage = passages[i]
-            shift = len(passage.contextual_text()) - len(passage.text)
-            texts.append(passage.contextual_text())
-            spans.append([(a + shift, b + shift) for a, b in passage.sentences])
-        new_vectors, new_sentences = embedder.embed_passages(texts, spans, progress=progress)
-        cursor = 0
-        for j, i in enumerate(missing):
-            count = len(passages[i].sentences)
-            vectors[i] = new_vectors[j]
-            sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = new_sentences[cursor : cursor + count]
-            cursor += count
+        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count]
+    with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
+        for first in range(0, len(missing), EMBED_CHUNK):
+            chunk = missing[first : first + EMBED_CHUNK]
+            texts, spans = [], []
+            for i in chunk:
+                passage = passages[i]
+                shift = len(passage.contextual_text()) - len(passage.text)
+                texts.append(passage.contextual_text())
+                spans.append([(a + shift, b + shift) for a, b in passage.sentences])
+            new_vectors, new_sentences = embedder.embed_passages(texts, spans)
+            cursor = 0
+            for j, i in enumerate(chunk):
+                count = len(passages[i].sentences)
+                vectors[i] = new_vectors[j]
+                sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = _quantize(new_sentences[cursor : cursor + count])
+                cursor += count
+            bar.update(len(chunk))
     return vectors, sentence_vectors, len(passages) - len(missing)
 
 

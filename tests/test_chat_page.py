@@ -140,6 +140,21 @@ def test_mistakes_and_failures_are_told_in_dutch_and_the_typed_text_stays(start_
     assert "{" not in shown and "error" not in shown  # never the API's raw JSON
 
 
+def test_over_the_rate_limit_the_chat_says_when_to_ask_again(start_server, chapter_settings, page):
+    server = start_server(chapter_settings, workers=1, env={"QA_RATE_LIMIT": "2/minute"})
+    page.goto(server.url + "/")
+    box = page.get_by_label("Uw vraag")
+    for number in range(1, 4):
+        box.fill(QUESTION)
+        box.press("Enter")
+        expect(page.locator(".exchange")).to_have_count(number)
+        expect(page.locator(".exchange").nth(number - 1).locator(".problem, .citation").first).to_be_visible()
+    refused = page.locator(".exchange").nth(2).locator(".problem")
+    expect(refused).to_contain_text("U hebt kort na elkaar veel vragen gesteld. Stel uw vraag over ")
+    assert re.search(r"over \d+ seconden? opnieuw", refused.inner_text())
+    expect(box).to_have_value(QUESTION)
+
+
 def test_without_an_index_asking_says_so_in_dutch(start_server, tmp_path, page):
     from qa_service.config import Settings
 

@@ -108,3 +108,20 @@ def test_section_headings_take_turns_across_documents(chapter_settings, hostile_
     finally:
         chapter.close()
         both.close()
+
+
+def test_a_build_embedded_a_few_passages_at_a_time_gives_each_passage_its_own_vectors(settings, embedder, monkeypatch, tmp_path):
+    import numpy as np
+
+    from qa_service import index
+
+    build_index(settings, embedder)
+    whole = IndexGeneration.open(settings.index_dir)
+    monkeypatch.setattr(index, "EMBED_CHUNK", 2)  # the chapter's passages in three chunks
+    chunked_settings = settings.with_changes(index_dir=tmp_path / "chunked")
+    build_index(chunked_settings, embedder)
+    chunked = IndexGeneration.open(chunked_settings.index_dir)
+    assert chunked.passage_count == whole.passage_count > 2
+    assert np.allclose(chunked.vectors, whole.vectors, atol=1e-4)
+    assert chunked.sentence_vectors.shape == whole.sentence_vectors.shape
+    assert np.abs(chunked.sentence_vectors.astype(int) - whole.sentence_vectors).max() <= 1

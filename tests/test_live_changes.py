@@ -34,6 +34,11 @@ def ask(server, question: str) -> requests.Response:
     return requests.post(server.url + "/ask", json={"question": question, "top_k": 3}, timeout=120)
 
 
+# Enough copies that embedding them takes several seconds (about 200 passages), so that the
+# test acts and kills while the build is embedding.
+COPIES = 40
+
+
 def chapter_copies(count: int) -> list[str]:
     """The chapter under other titles: new passages for a build to embed."""
     text = CHAPTER.read_text(encoding="utf-8")
@@ -47,7 +52,7 @@ def killed_while_embedding(settings, log: Path, *arguments: str) -> Iterator[Non
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     try:
         deadline = time.monotonic() + 600
-        while "Batches" not in log.read_text(errors="replace"):
+        while "embedding:" not in log.read_text(errors="replace"):  # its progress bar has started
             assert process.poll() is None, f"the process ended before it embedded anything:\n{log.read_text()}"
             assert time.monotonic() < deadline, f"no embedding progress within 600 s:\n{log.read_text()}"
             time.sleep(0.05)
@@ -117,7 +122,7 @@ def test_a_build_killed_midway_leaves_the_old_generation_serving_and_a_rebuild_s
     build_index(settings, embedder)
     old = current_generation_name(settings.index_dir)
     server = start_server(settings, workers=1, env={"QA_ADMIN_TOKEN": TOKEN})
-    for number, text in enumerate(chapter_copies(12)):
+    for number, text in enumerate(chapter_copies(COPIES)):
         (settings.corpus_dir / f"kopie-{number:02d}.txt").write_text(text, encoding="utf-8")
     corpus = snapshot(settings.corpus_dir)
 
@@ -135,7 +140,7 @@ def test_a_build_killed_midway_leaves_the_old_generation_serving_and_a_rebuild_s
     rebuilt = requests.post(server.url + "/index/rebuild", json={"full": False}, headers=AUTH, timeout=900)
     assert rebuilt.status_code == 200, rebuilt.text
     body = rebuilt.json()
-    assert len(body["added"]) == 12 and body["generation"] != old
+    assert len(body["added"]) == COPIES and body["generation"] != old
     assert leftovers(settings.index_dir) == []
     assert ask(server, CHAPTER_QUESTION).json()["generation"] == body["generation"]
 
@@ -145,7 +150,7 @@ def test_an_add_killed_midway_changes_nothing_and_the_next_build_removes_its_sta
     old = current_generation_name(settings.index_dir)
     before = snapshot(settings.corpus_dir)
     big = tmp_path / "verzameld.txt"
-    big.write_text("\n\n".join(chapter_copies(12)), encoding="utf-8")
+    big.write_text("\n\n".join(chapter_copies(COPIES)), encoding="utf-8")
 
     with killed_while_embedding(settings, tmp_path / "add.log", "add", str(big)):
         pass

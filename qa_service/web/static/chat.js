@@ -108,13 +108,18 @@
     return exchange;
   }
 
-  function failureMessage(status, question) {
+  function failureMessage(status, question, retryAfter) {
     const length = Array.from(question).length;
     if ((status === 400 || status === 413) && length > maxQuestionChars) {
       return `Uw vraag is te lang: ${length} tekens, en er mogen er hoogstens ${maxQuestionChars} zijn. Maak hem korter en verstuur hem opnieuw.`;
     }
     if (status === 400) {
       return "Deze vraag kan niet worden verwerkt. Gebruik gewone tekst, zonder stuurtekens, en probeer het opnieuw.";
+    }
+    if (status === 429) {
+      const seconds = Number.parseInt(retryAfter ?? "", 10);
+      const wait = seconds > 0 ? `over ${seconds} ${seconds === 1 ? "seconde" : "seconden"}` : "zo meteen";
+      return `U hebt kort na elkaar veel vragen gesteld. Stel uw vraag ${wait} opnieuw.`;
     }
     if (status === 503) {
       return "De dienst kan nu geen vragen beantwoorden: de documenten zijn nog niet geïndexeerd. Probeer het later opnieuw.";
@@ -133,7 +138,9 @@
     } catch {
       throw new Problem("De dienst is niet bereikbaar. Controleer de verbinding en probeer het opnieuw.");
     }
-    if (!response.ok) throw new Problem(failureMessage(response.status, question));
+    if (!response.ok) {
+      throw new Problem(failureMessage(response.status, question, response.headers.get("Retry-After")));
+    }
     try {
       return await response.json();
     } catch {

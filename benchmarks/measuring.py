@@ -1,0 +1,175 @@
+"""What the benchmarks share: figures as a median with min–max, the real server as a
+subprocess on loopback, the bare model to compare with, and the memory of a process tree."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from corpora import ROOT
+
+from qa_service.config import Settings
+from qa_service.evaluation import read_questions
+
+QA_SERVICE = str(Path(sys.executable).parent / "qa-service")
+QUESTION_FILES = [ROOT / "tests" / "fixtures" / "dev-questions.jsonl", ROOT / "tests" / "fixtures" / "heldout" / "questions.jsonl"]
+
+
+def questions() -> list[str]:
+    """The 70 dev and held-out questions, Dutch and English: what people ask of the reports."""
+    return [q.question for path in QUESTION_FILES for q in read_questions(path)]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A figure over repeated runs: its median and range."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Spread":
+        return cls(statistics.median(values), min(values), max(values))
+
+    def format(self, digits: int = 1, unit: str = "") -> str:
+        return f"{self.median:.{digits}f}{unit} ({self.low:.{digits}f}–{self.high:.{digits}f})"
+
+    def as_json(self) -> dict:
+        return {"median": self.median, "min": self.low, "max": self.high}
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+class BareModel:
+    """The default model as sentence-transformers loads it, on a set number of torch threads:
+    what a question would cost with no service around it."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        from qa_service.embedder import load_embedder
+
+        torch.set_num_threads(threads)
+        self.threads = threads
+        self.model = load_embedder(Settings()).model
+        self.model.encode(["warm-up"])
+
+    def encode_ms(self, question: str) -> float:
+        started = time.perf_counter()
+        self.model.encode([question])
+        return (time.perf_counter() - started) * 1000
+
+
+class Client:
+    """One keep-alive HTTP connection to the server, as a browser or a proxy holds one."""
+
+    def __init__(self, port: int):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def ask(self, question: str) -> tuple[int, bytes]:
+        body = json.dumps({"question": question})
+        self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def ask_ms(self, question: str) -> float:
+        started = time.perf_counter()
+        status, body = self.ask(question)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            raise RuntimeError(f"/ask answered {status}: {body[:300]!r}")
+        return elapsed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Server:
+    """`qa-service serve`, the production server (gunicorn), as a subprocess on a free port."""
+
+    def __init__(self, settings: Settings, workers: int, threads: int, log: Path):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        environment = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
+                       "QA_WORKERS": str(workers), "QA_THREADS": str(threads)}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(log, "w")
+        self.workers = workers
+        self.process = subprocess.Popen([QA_SERVICE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                        env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early; see {self.log.name}")
+            if len(self.worker_pids()) == self.workers:
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    connection.request("GET", "/health")
+                    if connection.getresponse().status == 200:
+                        # Every worker loads the model and the index before it accepts requests.
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the server did not answer within 600 s; see {self.log.name}")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def answering_pids(self) -> set[int]:
+        """The workers that have answered a request, from the JSON request lines of the log."""
+        self.log.flush()
+        pids = set()
+        for line in Path(self.log.name).read_text().splitlines():
+            if line.startswith("{") and '"message": "request"' in line:
+                pids.add(json.loads(line)["pid"])
+        return pids
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One process's memory in MiB, from /proc/<pid>/smaps_rollup: resident (RSS), its
+    proportional share of pages it shares with others (PSS), and what is its alone (private)."""
+
+    rss: float
+    pss: float
+    private: float
+    anonymous: float  # the process's own heap (model, Python objects): never shared with a sibling worker
+
+    @classmethod
+    def of(cls, pid: int) -> "Memory":
+        fields = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+        return cls(fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"], fields["Anonymous"])
