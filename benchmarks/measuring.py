@@ -117,6 +117,7 @@ class Server:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.__exit__()
                 raise RuntimeError(f"the server exited early; see {self.log.name}")
             if len(self.worker_pids()) == self.workers:
                 try:
@@ -128,6 +129,7 @@ class Server:
                 except OSError:
                     pass
             time.sleep(0.5)
+        self.__exit__()
         raise RuntimeError(f"the server did not answer within 600 s; see {self.log.name}")
 
     def worker_pids(self) -> list[int]:
@@ -138,12 +140,14 @@ class Server:
             return []
 
     def answering_pids(self) -> set[int]:
-        """The workers that have answered a request, from the JSON request lines of the log."""
+        """The workers that have answered a question, from the JSON request lines of the log."""
         self.log.flush()
         pids = set()
         for line in Path(self.log.name).read_text().splitlines():
             if line.startswith("{") and '"message": "request"' in line:
-                pids.add(json.loads(line)["pid"])
+                record = json.loads(line)
+                if record["path"] == "/ask" and record["status"] == 200:
+                    pids.add(record["pid"])
         return pids
 
     def __exit__(self, *exc) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from corpora import RESULTS, CalibratedVectors
 from measuring import Spread
 
+from qa_service.config import usable_cores
 from qa_service.index import (
     EXACT_UP_TO,
     HNSW_UP_TO,
@@ -47,7 +48,7 @@ class SearchFigures:
 
 def exact_top10(vectors: np.ndarray, questions: np.ndarray) -> np.ndarray:
     """The true 10 nearest rows of each question (all cores, in one batch)."""
-    faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+    faiss.omp_set_num_threads(usable_cores())  # qa_service.index set one thread, for questions
     try:
         _, rows = faiss.knn(np.ascontiguousarray(questions), vectors, 10, faiss.METRIC_INNER_PRODUCT)
     finally:

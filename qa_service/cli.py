@@ -111,7 +111,7 @@ def _change_corpus(corpus_dir, index_dir, model, **change):
 @_model
 @click.option("--host", help="Address to listen on [QA_HOST, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [QA_PORT, 8000].")
-@click.option("--workers", type=int, help="Worker processes [QA_WORKERS, 2].")
+@click.option("--workers", type=int, help="Worker processes [QA_WORKERS, usable cores + 1, at most 8].")
 def serve(corpus_dir, index_dir, model, host, port, workers):
     """Serve the API and the chat page with gunicorn."""
     from .server import serve as run

@@ -12,16 +12,26 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 def usable_cores() -> int:
-    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a
-    container's `--cpus`), which os.cpu_count() does not see."""
+    """The cores this process may use: its CPU affinity, capped by its cgroup's CPU quota (a
+    container's `--cpus`, cgroup v2 or v1), which os.cpu_count() does not see."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return min(cores, max(1, math.ceil(quota))) if quota else cores
+
+
+def _cgroup_cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs' worth of time the cgroup may use, or None without a limit."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+        quota, period = (cgroup / "cpu.max").read_text().split()  # v2: "max 100000" or "200000 100000"
+        return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
-    return cores
+    try:
+        v1 = cgroup / "cpu"
+        quota, period = (int((v1 / name).read_text()) for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+        return quota / period if quota > 0 and period > 0 else None  # quota -1: no limit
+    except (OSError, ValueError):
+        return None
 
 
 def _flag(value: str) -> bool:
@@ -43,7 +53,8 @@ class Settings:
     # One more worker than cores: while one worker runs Python (BM25, fusion, JSON) another's
     # model has the core. Measured on 2 cores at 100,000 passages: 3 workers answer 78 questions/s
     # (p99 200 ms), 2 workers 59 (p99 264 ms); each worker costs about 480 MB (benchmarks/run.py).
-    workers: int = field(default_factory=lambda: usable_cores() + 1)
+    # At most 8 by default: each worker holds its own model (about 0.5 GB) and loads it at start.
+    workers: int = field(default_factory=lambda: min(usable_cores() + 1, 8))
     threads: int = 4
     admin_token: str = field(default="", repr=False)
     max_upload_mb: int = 50

@@ -1,0 +1,29 @@
+"""How many cores the service counts as its own, and the worker count it chooses from them."""
+
+import pytest
+
+from qa_service import config
+from qa_service.config import Settings, _cgroup_cpu_quota
+
+
+@pytest.mark.parametrize(("files", "quota"), [
+    ({"cpu.max": "150000 100000\n"}, 1.5),  # cgroup v2, docker --cpus 1.5
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_the_cgroup_cpu_quota_is_read_from_v2_or_v1(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert _cgroup_cpu_quota(tmp_path) == quota
+
+
+def test_workers_follow_the_usable_cores_up_to_eight(monkeypatch):
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(config, "_cgroup_cpu_quota", lambda: 1.5)  # a container limited to 1.5 CPUs
+    assert config.usable_cores() == 2 and Settings().workers == 3
+    monkeypatch.setattr(config, "_cgroup_cpu_quota", lambda: None)
+    assert config.usable_cores() == 16 and Settings().workers == 8
+    assert Settings.from_env({"QA_WORKERS": "5"}).workers == 5
