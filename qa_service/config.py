@@ -51,8 +51,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # One more worker than cores: while one worker runs Python (BM25, fusion, JSON) another's
-    # model has the core. Measured on 2 cores at 100,000 passages: 3 workers answer 78 questions/s
-    # (p99 200 ms), 2 workers 59 (p99 264 ms); each worker costs about 480 MB (benchmarks/run.py).
+    # model has the core. Measured on 2 cores at 100,000 passages, 8 clients: 3 workers answered
+    # 78 questions/s in two runs, 2 workers 59 in one and 80 in the other; a worker costs about
+    # 0.46 GB (benchmarks/run.py).
     # At most 8 by default: each worker holds its own model (about 0.5 GB) and loads it at start.
     workers: int = field(default_factory=lambda: min(usable_cores() + 1, 8))
     threads: int = 4
