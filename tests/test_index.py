@@ -125,3 +125,31 @@ def test_a_build_embedded_a_few_passages_at_a_time_gives_each_passage_its_own_ve
     assert np.allclose(chunked.vectors, whole.vectors, atol=1e-4)
     assert chunked.sentence_vectors.shape == whole.sentence_vectors.shape
     assert np.abs(chunked.sentence_vectors.astype(int) - whole.sentence_vectors).max() <= 1
+
+
+def test_each_passage_is_as_close_as_its_closest_sentence(chapter_settings, embedder, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from qa_service.index import dequantized
+
+    generation = IndexGeneration.open(chapter_settings.index_dir)
+    question = embedder.embed_queries(["Hoeveel militairen zijn in 2022 uitgezonden?"])[0]
+    rows = [3, 0, 4, 1]
+    records = generation.passages(rows)
+    expected = [
+        float((dequantized(generation.sentence_vectors[first : first + len(passage.sentences)]) @ question).max())
+        for passage, first in (records[row] for row in rows)
+    ]
+    assert np.allclose(generation.best_sentence_similarities(question, rows), expected, atol=1e-6)
+    assert len(set(np.round(expected, 4))) == len(rows)  # the rows really differ
+
+    # A generation written before sentence_offsets.npy existed reads the offsets from its store.
+    copy = tmp_path / "index"
+    shutil.copytree(chapter_settings.index_dir, copy)
+    (copy / generation.name / "sentence_offsets.npy").unlink()
+    older = IndexGeneration.open(copy)
+    assert np.allclose(older.best_sentence_similarities(question, rows), expected, atol=1e-6)
+    older.close()
+    generation.close()

@@ -82,11 +82,11 @@ def held_out_settings(tmp_path_factory, embedder) -> Settings:
 
 def test_held_out_questions_over_four_documents_stay_above_their_floor(held_out_settings, embedder):
     """60 questions in Dutch and English, paraphrased, across four documents. Floors a little
-    under today's figures (hybrid hit@1 0.65, recall@3 0.82), so a change that makes ranking
+    under today's figures (hybrid hit@1 0.68, recall@3 0.83), so a change that makes ranking
     worse fails here; hybrid must also stay ahead of either ranking alone."""
     results = results_by_mode(Searcher(embedder, LiveIndex(held_out_settings, embedder)), HELD_OUT / "questions.jsonl")
     hybrid = results["hybrid"]
-    assert hybrid.hit_at_1 >= 0.6 and hybrid.recall_at_3 >= 0.78
+    assert hybrid.hit_at_1 >= 0.66 and hybrid.recall_at_3 >= 0.8
     for single in ("dense", "lexical"):
         assert hybrid.recall_at_3 >= results[single].recall_at_3
         assert hybrid.mrr >= results[single].mrr

@@ -31,6 +31,44 @@ def test_fusion_of_equal_scores_keeps_the_other_side_and_is_symmetric_in_weight(
     assert list(standard_score_fusion([1, 2], [2, 1])) == pytest.approx([0.0, 0.0])
 
 
+class PoolScores:
+    """A stand-in generation that knows only the scores fusion reads: passage and best-sentence cosines."""
+
+    def __init__(self, cosines: dict[int, float], sentences: dict[int, float]):
+        self.cosines, self.sentences = cosines, sentences
+        self.dense = self
+
+    def similarities(self, vector, rows):
+        return np.array([self.cosines[row] for row in rows], np.float32)
+
+    def best_sentence_similarities(self, vector, rows):
+        self.rescored = list(rows)
+        return np.array([self.sentences[row] for row in rows], np.float32)
+
+
+def test_a_passage_with_a_sentence_closer_than_itself_rises_and_nothing_falls():
+    # Passage 11's vector is middling, but one of its sentences is the closest text of all.
+    pool = PoolScores(cosines={10: 0.50, 11: 0.45, 12: 0.30, 13: 0.20},
+                      sentences={10: 0.48, 11: 0.80, 12: 0.31, 13: 0.25})
+    bm25 = np.zeros(14)
+    bm25[[10, 11, 12, 13]] = [1.0, 1.0, 1.0, 0.5]
+    before = dict(zip([10, 11, 12, 13], standard_score_fusion([0.50, 0.45, 0.30, 0.20], bm25[[10, 11, 12, 13]])))
+    ranked = Searcher._fuse(pool, np.zeros(3), {10: 0.50, 11: 0.45}, bm25, {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5})
+    assert [row for row, _ in ranked] == [11, 10, 12, 13]
+    assert all(score >= before[row] - 1e-9 for row, score in ranked)
+    assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
+
+
+def test_only_the_best_of_the_fused_ranking_are_compared_sentence_by_sentence(monkeypatch):
+    import qa_service.search as search
+
+    monkeypatch.setattr(search, "SENTENCE_RESCORED", 2)
+    pool = PoolScores(cosines={1: 0.6, 2: 0.5, 3: 0.4}, sentences={1: 0.6, 2: 0.5, 3: 0.9})
+    bm25 = np.array([0.0, 1.0, 1.0, 1.0])
+    ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, bm25, {})
+    assert sorted(pool.rescored) == [1, 2] and [row for row, _ in ranked] == [1, 2, 3]
+
+
 def test_the_highlight_is_the_sentence_with_the_answer(searcher):
     answer = searcher.ask("Hoeveel militairen zijn in 2022 uitgezonden?", top_k=5)
     top = answer.hits[0]
