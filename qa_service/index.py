@@ -77,7 +77,8 @@ class VectorSearch(Protocol):
     kind: str
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row, cosine) pairs, best first."""
+        """(row, cosine) pairs, best first; the cosines exact (fusion takes them as they are),
+        the rows the index's best guess."""
 
     def similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """The cosine of the question vector with the passages at `rows`, exactly."""

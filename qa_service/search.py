@@ -121,7 +121,11 @@ class Searcher:
         pool = list(dict.fromkeys([*dense, *lexical]))
         if not pool:
             return []
-        cosines = generation.dense.similarities(query_vector, pool).astype(np.float64)
+        # The dense search gave its rows' exact cosines; the rows only BM25 found are looked up.
+        cosines = np.array([dense.get(row, np.nan) for row in pool], np.float64)
+        unscored = np.flatnonzero(np.isnan(cosines))
+        if len(unscored):
+            cosines[unscored] = generation.dense.similarities(query_vector, [pool[i] for i in unscored])
         bm25_scores = np.asarray(bm25[pool] if bm25 is not None else np.zeros(len(pool)), np.float64)
         fused = standard_score_fusion(cosines, bm25_scores)
         order = np.argsort(-fused, kind="stable")

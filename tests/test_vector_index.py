@@ -61,3 +61,17 @@ def test_approximate_search_agrees_with_exact_search_on_20000_passages(corpus_an
         assert found == [row for row, _ in approximate.search(question, 10)]  # the memory-mapped copy answers the same
         agreement.append(len(truth & set(found)) / 10)
     assert np.mean(agreement) >= 0.95, f"{kind}: {np.mean(agreement):.3f} of the exact top 10"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_every_index_type_returns_exact_cosines_for_the_rows_it_finds(corpus_and_questions, kind):
+    """Fusion takes the dense search's cosines as they are and looks up only the rows BM25 adds."""
+    vectors, questions = corpus_and_questions
+    parameters = {"flat": {}, "hnsw": index_type_for(HNSW_UP_TO).parameters,
+                  "ivf": {"nlist": 64, "nprobe": 8}}[kind]
+    index = FaissVectorSearch.build(vectors, IndexType(kind, parameters))
+    for question in questions[:20]:
+        found = index.search(question, 100)
+        rows = [row for row, _ in found]
+        assert np.allclose([cosine for _, cosine in found], vectors[rows] @ question, atol=1e-5)
+        assert np.allclose(index.similarities(question, rows), vectors[rows] @ question, atol=1e-5)
