@@ -63,6 +63,7 @@ class ProductionServer(BaseApplication):
         from .request_log import log_to_stderr_as_json
 
         log_to_stderr_as_json()
+        _quiet_progress_bars()
         _share_cores(self.settings.workers)
         return create_app(self.settings)
 
@@ -84,6 +85,14 @@ def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
                "Content-Security-Policy": DATA_POLICY, **ALWAYS}
     head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def _quiet_progress_bars() -> None:
+    """No progress bars in a server's log: the model's "Loading weights" bar of one worker would
+    run into the JSON lines of another, and a log is read by programs. (The CLI keeps them.)"""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def _share_cores(workers: int) -> None:

@@ -174,6 +174,8 @@ def test_each_request_is_one_json_log_line_without_the_question_or_the_token(ser
 
     output = server.output()
     assert "COMPASS" not in output and TOKEN not in output
+    # No progress bars: one worker's would run into another's JSON lines.
+    assert "Loading weights" not in output and "it/s]" not in output
     service_lines = [line for line in output.splitlines() if '"logger": "qa_service' in line]
     assert service_lines and all(json.loads(line) for line in service_lines), "the service logs JSON only"
     lines = request_lines(server)
