@@ -19,17 +19,42 @@ def usable_cores() -> int:
     return min(cores, max(1, math.ceil(quota))) if quota else cores
 
 
-def _cgroup_cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """CPUs' worth of time the cgroup may use, or None without a limit."""
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")) -> float | None:
+    """CPUs' worth of time this process may use by the CPU quotas of its cgroup and of the
+    cgroups above it (the smallest wins), or None without a limit."""
+    quotas = [quota for folder in _own_cgroups(root, membership) if (quota := _quota_in(folder)) is not None]
+    return min(quotas) if quotas else None
+
+
+def _own_cgroups(root: Path, membership: Path) -> list[Path]:
+    """The folders of this process's cgroups, v2 and v1 (its cpu controller), and their ancestors."""
     try:
-        quota, period = (cgroup / "cpu.max").read_text().split()  # v2: "max 100000" or "200000 100000"
+        lines = membership.read_text().splitlines()
+    except OSError:
+        lines = ["0::/", "1:cpu:/"]
+    folders = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            base = root  # v2: one hierarchy, "0::/path"
+        elif "cpu" in controllers.split(","):
+            base = root / "cpu"  # v1: the cpu controller's hierarchy
+        else:
+            continue
+        folder = base / path.strip("/")
+        folders += [folder, *[parent for parent in folder.parents if parent.is_relative_to(base)]]
+    return folders
+
+
+def _quota_in(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()  # v2: "max 100000" or "200000 100000"
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
     try:
-        v1 = cgroup / "cpu"
-        quota, period = (int((v1 / name).read_text()) for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
-        return quota / period if quota > 0 and period > 0 else None  # quota -1: no limit
+        quota, period = (int((folder / name).read_text()) for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+        return quota / period if quota > 0 and period > 0 else None  # v1; quota -1: no limit
     except (OSError, ValueError):
         return None
 
@@ -52,8 +77,8 @@ class Settings:
     port: int = 8000
     # One more worker than cores: while one worker runs Python (BM25, fusion, JSON) another's
     # model has the core. Measured on 2 cores at 100,000 passages, 8 clients: 3 workers answered
-    # 78 questions/s in two runs, 2 workers 59 in one and 80 in the other; a worker costs about
-    # 0.46 GB (benchmarks/run.py).
+    # 70-78 questions/s in one run and 78 in another, 2 workers 59 and 80; a worker costs about
+    # 0.5 GB (benchmarks/run.py).
     # At most 8 by default: each worker holds its own model (about 0.5 GB) and loads it at start.
     workers: int = field(default_factory=lambda: min(usable_cores() + 1, 8))
     threads: int = 4

@@ -17,7 +17,26 @@ def test_the_cgroup_cpu_quota_is_read_from_v2_or_v1(tmp_path, files, quota):
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert _cgroup_cpu_quota(tmp_path) == quota
+    assert _cgroup_cpu_quota(tmp_path, tmp_path / "no-membership-file") == quota
+
+
+def test_a_quota_on_the_process_own_cgroup_or_above_it_counts(tmp_path):
+    """systemd's CPUQuota= or a container sharing the host's cgroup namespace: the limit is on
+    the process's own cgroup, not at the top; the smallest on the way up wins."""
+    membership = tmp_path / "cgroup"
+    membership.write_text("0::/system.slice/qa.service\n")
+    root = tmp_path / "fs"
+    for folder, limit in (("", "max 100000"), ("system.slice", "300000 100000"), ("system.slice/qa.service", "150000 100000")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "cpu.max").write_text(limit + "\n")
+    assert _cgroup_cpu_quota(root, membership) == 1.5
+    (root / "system.slice" / "cpu.max").write_text("100000 100000\n")
+    assert _cgroup_cpu_quota(root, membership) == 1.0
+    membership.write_text("12:cpu,cpuacct:/docker/abc\n")  # cgroup v1
+    (root / "cpu" / "docker" / "abc").mkdir(parents=True)
+    (root / "cpu" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("250000\n")
+    (root / "cpu" / "docker" / "abc" / "cpu.cfs_period_us").write_text("100000\n")
+    assert _cgroup_cpu_quota(root, membership) == 2.5
 
 
 def test_workers_follow_the_usable_cores_up_to_eight(monkeypatch):

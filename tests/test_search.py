@@ -39,6 +39,7 @@ class PoolScores:
         self.dense = self
 
     def similarities(self, vector, rows):
+        self.looked_up = list(rows)
         return np.array([self.cosines[row] for row in rows], np.float32)
 
     def best_sentence_similarities(self, vector, rows):
@@ -54,6 +55,7 @@ def test_a_passage_with_a_sentence_closer_than_itself_rises_and_nothing_falls():
     bm25[[10, 11, 12, 13]] = [1.0, 1.0, 1.0, 0.5]
     before = dict(zip([10, 11, 12, 13], standard_score_fusion([0.50, 0.45, 0.30, 0.20], bm25[[10, 11, 12, 13]])))
     ranked = Searcher._fuse(pool, np.zeros(3), {10: 0.50, 11: 0.45}, bm25, {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5})
+    assert pool.looked_up == [12, 13]  # the dense search's own cosines are used for 10 and 11
     assert [row for row, _ in ranked] == [11, 10, 12, 13]
     assert all(score >= before[row] - 1e-6 for row, score in ranked)
     assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
