@@ -304,7 +304,7 @@ _SCHEMA = """
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL, document TEXT NOT NULL, title TEXT NOT NULL,
     section TEXT NOT NULL, page INTEGER, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
-    text TEXT NOT NULL, sentences TEXT NOT NULL, sentence_row INTEGER NOT NULL, embed_key TEXT NOT NULL
+    text TEXT NOT NULL, sentences TEXT NOT NULL, embed_key TEXT NOT NULL
 );
 CREATE INDEX passages_by_id ON passages(id);
 CREATE TABLE documents (
@@ -431,7 +431,10 @@ def build_generation(
     report.changed = sorted(n for n in corpus.digests if n in before and before[n] != corpus.digests[n])
 
     keys = [embedding_key(embedder.name, p) for p in corpus.passages]
-    vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, embedder, None if full else previous, progress)
+    # Passage r's sentence vectors are rows offsets[r] to offsets[r + 1] of sentence_vectors.npy.
+    offsets = np.cumsum([0] + [len(p.sentences) for p in corpus.passages], dtype=np.int64)
+    vectors, sentence_vectors, report.reused = _vectors(corpus.passages, keys, offsets, embedder,
+                                                        None if full else previous, progress)
     report.embedded = len(corpus.passages) - report.reused
     if previous:
         previous.close()
@@ -444,7 +447,7 @@ def build_generation(
     dense = FaissVectorSearch.build(vectors, index_type)
     dense.save(staging)
     np.save(staging / "sentence_vectors.npy", sentence_vectors)
-    np.save(staging / "sentence_offsets.npy", np.cumsum([0] + [len(p.sentences) for p in corpus.passages], dtype=np.int64))
+    np.save(staging / "sentence_offsets.npy", offsets)
     analyzer = Analyzer(settings.language)
     LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
     _write_store(staging / "passages.sqlite", corpus, keys, report.indexed)
@@ -494,23 +497,21 @@ def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> 
 EMBED_CHUNK = 1024
 
 
-def _vectors(passages, keys, embedder, previous, progress):
+def _vectors(passages, keys, offsets, embedder, previous, progress):
     """The passage vectors (float32) and sentence vectors (int8, see _quantize), reused from
     the previous generation where the embedding key matches, embedded otherwise."""
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
-    sentence_vectors = np.zeros((sum(len(p.sentences) for p in passages), dimension), np.int8)
-    sentence_rows = np.cumsum([0] + [len(p.sentences) for p in passages])
+    sentence_vectors = np.zeros((int(offsets[-1]), dimension), np.int8)
     cached = previous.vector_cache() if previous else {}
     missing = []
     for i, key in enumerate(keys):
-        hit = cached.get(key)
-        if hit is None:
+        row = cached.get(key)
+        if row is None:
             missing.append(i)
             continue
-        row, sentence_row, count = hit
         vectors[i] = previous.vectors[row]
-        sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = previous.sentence_vectors[sentence_row : sentence_row + count]
+        sentence_vectors[offsets[i] : offsets[i + 1]] = previous.sentences_of(row)
     with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
         for first in range(0, len(missing), EMBED_CHUNK):
             chunk = missing[first : first + EMBED_CHUNK]
@@ -523,36 +524,37 @@ def _vectors(passages, keys, embedder, previous, progress):
             new_vectors, new_sentences = embedder.embed_passages(texts, spans)
             cursor = 0
             for j, i in enumerate(chunk):
-                count = len(passages[i].sentences)
+                count = offsets[i + 1] - offsets[i]
                 vectors[i] = new_vectors[j]
-                sentence_vectors[sentence_rows[i] : sentence_rows[i] + count] = _quantize(new_sentences[cursor : cursor + count])
+                sentence_vectors[offsets[i] : offsets[i + 1]] = _quantize(new_sentences[cursor : cursor + count])
                 cursor += count
             bar.update(len(chunk))
     return vectors, sentence_vectors, len(passages) - len(missing)
 
 
+_INT8_SCALE = 127.0  # a unit vector's components times this fit int8
+
+
 def _quantize(vectors: np.ndarray) -> np.ndarray:
     """Sentence vectors only rank a passage's sentences: int8 keeps that and a quarter of the bytes."""
-    return np.clip(np.rint(vectors * 127.0), -127, 127).astype(np.int8)
+    return np.clip(np.rint(vectors * _INT8_SCALE), -127, 127).astype(np.int8)
 
 
 def dequantized(sentence_vectors: np.ndarray) -> np.ndarray:
     """Stored int8 sentence vectors as float32 again (unit length, to within rounding)."""
-    return np.asarray(sentence_vectors, np.float32) / 127.0
+    return np.asarray(sentence_vectors, np.float32) / _INT8_SCALE
 
 
 def _write_store(path: Path, corpus: _Corpus, keys: list[str], summaries: dict[str, DocumentSummary]) -> None:
     connection = sqlite3.connect(path)
     try:
         connection.executescript(_SCHEMA)
-        sentence_row = 0
         rows = []
         for row, (passage, key) in enumerate(zip(corpus.passages, keys)):
             c = passage.citation
             rows.append((row, passage.id, c.document, c.title, json.dumps(c.section, ensure_ascii=False), c.page,
-                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), sentence_row, key))
-            sentence_row += len(passage.sentences)
-        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), key))
+        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
         for document in corpus.documents:
             summary = summaries[document.name]
             connection.execute(
@@ -594,8 +596,8 @@ class IndexGeneration:
         self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
         self.sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
         offsets = directory / "sentence_offsets.npy"
-        # Row r's sentences are sentence_vectors[offsets[r]:offsets[r + 1]]. Generations written
-        # before the file existed have the same numbers in their passage store.
+        # Row r's sentences are sentence_vectors[offsets[r]:offsets[r + 1]]. For generations
+        # written before the file existed they are counted from the passage store.
         self.sentence_offsets = np.load(offsets, mmap_mode="r") if offsets.exists() else None
         index_type = IndexType(manifest["index_type"], manifest.get("index_parameters", {}))
         self.dense: VectorSearch = FaissVectorSearch.load(directory, self.vectors, index_type)
@@ -603,8 +605,8 @@ class IndexGeneration:
         self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         if self.sentence_offsets is None:
-            starts = [start for (start,) in self._query("SELECT sentence_row FROM passages ORDER BY row")]
-            self.sentence_offsets = np.array([*starts, len(self.sentence_vectors)], dtype=np.int64)
+            counts = [len(json.loads(spans)) for (spans,) in self._query("SELECT sentences FROM passages ORDER BY row")]
+            self.sentence_offsets = np.cumsum([0, *counts], dtype=np.int64)
 
     @classmethod
     def open(cls, index_dir: Path, language: str = "nl") -> "IndexGeneration":
@@ -642,20 +644,24 @@ class IndexGeneration:
         with self._lock:
             return self._db.execute(sql, parameters).fetchall()
 
-    def passages(self, rows: Sequence[int]) -> dict[int, tuple[Passage, int]]:
-        """Passages by row, each with the row of its first sentence vector."""
+    def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
+        """Passages by row."""
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
         found = {}
-        for row, pid, document, title, section, page, start, end, text, sentences, sentence_row in self._query(
-            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences, sentence_row "
+        for row, pid, document, title, section, page, start, end, text, sentences in self._query(
+            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences "
             f"FROM passages WHERE row IN ({marks})", list(rows)
         ):
             citation = Citation(document, title, tuple(json.loads(section)), page, start, end)
             spans = tuple(tuple(s) for s in json.loads(sentences))
-            found[row] = (Passage(pid, text, citation, spans), sentence_row)
+            found[row] = Passage(pid, text, citation, spans)
         return found
+
+    def sentences_of(self, row: int) -> np.ndarray:
+        """The int8 vectors of a passage's sentences, in order."""
+        return self.sentence_vectors[self.sentence_offsets[row] : self.sentence_offsets[row + 1]]
 
     def best_sentence_similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """For each row, the cosine of the question vector with the passage's closest sentence
@@ -700,12 +706,9 @@ class IndexGeneration:
     def document_lines(self, name: str) -> list[Line]:
         return [Line(n, p, t) for n, p, t in self._query("SELECT number, page, text FROM lines WHERE document = ? ORDER BY rowid", (name,))]
 
-    def vector_cache(self) -> dict[str, tuple[int, int, int]]:
-        """embedding key -> (vector row, first sentence row, sentence count)."""
-        return {
-            key: (row, sentence_row, len(json.loads(sentences)))
-            for row, key, sentence_row, sentences in self._query("SELECT row, embed_key, sentence_row, sentences FROM passages")
-        }
+    def vector_cache(self) -> dict[str, int]:
+        """embedding key -> the row of its passage's vectors."""
+        return {key: row for row, key in self._query("SELECT row, embed_key FROM passages")}
 
     def close(self) -> None:
         self._db.close()

@@ -99,9 +99,9 @@ class Searcher:
         question_stems = set(analyzer.stems(question))
         hits = []
         for rank, (row, score) in enumerate(ranked, start=1):
-            passage, sentence_row = records[row]
+            passage = records[row]
             spans = [(t.start, t.end, t.stem) for t in analyzer.terms(passage.text) if t.stem in question_stems]
-            sentence_vectors = generation.sentence_vectors[sentence_row : sentence_row + len(passage.sentences)]
+            sentence_vectors = generation.sentences_of(row)
             hits.append(
                 Hit(
                     passage=passage,
