@@ -78,7 +78,10 @@ _REFUSED = {
 def _write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's refusal of a request as the service's JSON error, with the usual headers."""
     code = reason.lower().replace(" ", "_")
-    message = _REFUSED.get(status_int, f"the request is not valid HTTP ({mesg}); check the client that sent it.")
+    if status_int >= 500:
+        message = "the server could not answer this request; try again, and tell the operators if it persists."
+    else:
+        message = _REFUSED.get(status_int, f"the request is not valid HTTP ({mesg}); check the client that sent it.")
     error = {"error": {"code": code, "message": message}}
     body = json.dumps(error, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {"Connection": "close", "Content-Type": "application/json", "Content-Length": str(len(body)),

@@ -17,3 +17,24 @@ def test_qa_service_serve_answers_over_http(start_server, chapter_settings):
     bad = requests.post(server.url + "/ask", data="{", headers={"Content-Type": "application/json"}, timeout=10)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
     assert "gunicorn" in server.output().lower()
+
+
+def test_gunicorn_refusals_are_json_and_its_own_failures_do_not_blame_the_client():
+    import json
+    import socket
+
+    from qa_service.server import _write_json_error
+
+    def refusal(status: int, reason: str, detail: str) -> tuple[str, dict]:
+        server_side, client_side = socket.socketpair()
+        with server_side, client_side:
+            _write_json_error(server_side, status, reason, detail)
+            head, _, body = client_side.recv(65536).decode().partition("\r\n\r\n")
+        return head, json.loads(body)
+
+    head, body = refusal(400, "Bad Request", "Invalid HTTP method")
+    assert head.startswith("HTTP/1.1 400") and "Content-Type: application/json" in head
+    assert body["error"]["code"] == "bad_request" and "not valid HTTP (Invalid HTTP method)" in body["error"]["message"]
+    head, body = refusal(500, "Internal Server Error", "")
+    assert head.startswith("HTTP/1.1 500") and body["error"]["code"] == "internal_server_error"
+    assert "not valid HTTP" not in body["error"]["message"] and "try again" in body["error"]["message"]
