@@ -4,7 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # constraints.txt holds the versions the suite was last run with, so a fresh machine installs those.
-PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --quiet --constraint constraints.txt
+# It pins PyTorch's CPU build (torch==2.13.0+cpu), which is not on PyPI: pip takes it from a wheel
+# on disk (PIP_FIND_LINKS), or from PyTorch's index with
+#   make test PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_EXTRA ?=
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --quiet --constraint constraints.txt $(PIP_EXTRA)
 
 .PHONY: install serve build test browser clean
 
