@@ -74,8 +74,6 @@ class VectorSearch(Protocol):
     """Nearest passages to a question vector. FAISS on local disk is the one backend today;
     a distributed vector engine would be a second implementation of this."""
 
-    kind: str
-
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine) pairs, best first; the cosines exact (fusion takes them as they are),
         the rows the index's best guess."""
@@ -117,7 +115,6 @@ class FaissVectorSearch:
     def __init__(self, index: faiss.Index, vectors: np.ndarray, index_type: IndexType):
         self.index = index
         self.vectors = vectors
-        self.kind = index_type.kind
         space = faiss.ParameterSpace()
         for name in ("efSearch", "nprobe"):
             if name in index_type.parameters:

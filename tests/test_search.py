@@ -97,7 +97,11 @@ def test_each_mode_gives_component_scores(searcher, mode):
     assert answer.hits
     for hit in answer.hits:
         if mode == "dense":
-            assert hit.dense is not None
+            assert hit.dense is not None and hit.lexical is None
         if mode == "lexical":
             assert hit.lexical is not None and hit.dense is None
+        if mode == "hybrid":  # found by at least one side, and the top passage by both
+            assert hit.dense is not None or hit.lexical is not None
+    if mode == "hybrid":
+        assert answer.hits[0].dense is not None and answer.hits[0].lexical is not None
     assert "COMPASS" in answer.hits[0].passage.text
