@@ -71,6 +71,19 @@ def test_a_new_language_rebuilds_bm25_of_an_unchanged_corpus(settings, embedder)
     assert IndexGeneration.open(settings.index_dir).manifest["language"] == "en"
 
 
+def test_a_vector_index_this_version_would_build_differently_is_rebuilt_from_the_same_vectors(settings, embedder, monkeypatch):
+    from qa_service import index
+
+    first = build_index(settings, embedder)
+    monkeypatch.setattr(index, "index_type_for", lambda passages: index.IndexType("hnsw", {"M": 8, "efConstruction": 40, "efSearch": 16}))
+    assert not is_up_to_date(settings, embedder)
+    report = build_index(settings, embedder)
+    assert not report.up_to_date and report.generation != first.generation and report.embedded == 0
+    generation = IndexGeneration.open(settings.index_dir)
+    assert generation.manifest["index_type"] == "hnsw" and generation.manifest["index_parameters"]["M"] == 8
+    assert build_index(settings, embedder).up_to_date
+
+
 def test_a_full_rebuild_of_an_unchanged_corpus_keeps_the_ids(settings, embedder):
     build_index(settings, embedder)
     first = IndexGeneration.open(settings.index_dir)
