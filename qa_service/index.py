@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import secrets
@@ -37,6 +38,8 @@ from .documents import Document, DocumentError, Line, corpus_files, read_documen
 from .embedder import Embedder
 from .lexical import Analyzer, LexicalIndex
 from .passages import Citation, Passage, split_document
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -93,7 +96,7 @@ EXACT_UP_TO = 30_000
 # where HNSW's falls to 0.89. HNSW's parameters come from the hardest corpus we measured: 100,000
 # passages embedded by the model whose texts are all alike (a passage's cosine with another is
 # 0.69 on average). There, with the model's questions, efConstruction 100 and efSearch 128 found
-# 0.90 of the exact top 10 in 0.54 ms; efConstruction 200 and efSearch 192 find 0.95 in 0.93 ms.
+# 0.90 of the exact top 10 in 0.54 ms; efConstruction 200 and efSearch 192 find 0.95 in 0.93-0.95 ms.
 HNSW_UP_TO = 300_000
 
 
@@ -491,7 +494,11 @@ def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> 
     """The current generation if its vectors can be reused with this embedder."""
     try:
         return IndexGeneration.open(index_dir, language, embedder)
-    except IndexUnavailableError:
+    except IndexMismatchError:
+        return None
+    except NoIndexError as exc:
+        if current_generation_name(index_dir) is not None:
+            log.warning("every passage will be embedded again: %s", exc)
         return None
 
 
@@ -607,6 +614,9 @@ class IndexGeneration:
         self.lexical = LexicalIndex.load(directory / "bm25", Analyzer(manifest.get("language", language)))
         self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        (stored,), = self._query("SELECT count(*) FROM passages")  # SQLite opens its file lazily
+        if stored != self.passage_count:
+            raise ValueError(f"passages.sqlite holds {stored} passages, the manifest {self.passage_count}")
         if self.sentence_offsets is None:
             counts = [len(json.loads(spans)) for (spans,) in self._query("SELECT sentences FROM passages ORDER BY row")]
             self.sentence_offsets = np.cumsum([0, *counts], dtype=np.int64)
@@ -640,9 +650,10 @@ class IndexGeneration:
                 )
         try:
             return cls(directory, manifest, language)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # RuntimeError: FAISS
-            raise NoIndexError(f"the index generation {name} in {index_dir} is damaged ({exc}): "
-                               "run `qa-service build --full`.") from None
+        except (OSError, ValueError, KeyError, RuntimeError, sqlite3.DatabaseError) as exc:  # RuntimeError: FAISS
+            log.warning("cannot load the index generation %s in %s", name, index_dir, exc_info=exc)
+            raise NoIndexError(f"the index generation {name} in {index_dir} cannot be loaded (the server log says "
+                               "why): run `qa-service build --full`.") from exc
 
     @property
     def passage_count(self) -> int:
@@ -726,8 +737,12 @@ class LiveIndex:
     """The generation a server answers from; switches when CURRENT changes.
 
     `current()` costs one stat() when nothing changed. The request that notices a new pointer
-    loads it; requests that arrive meanwhile keep answering from the old generation.
+    loads it; requests that arrive meanwhile keep answering from the old generation. A pointer
+    that cannot be used leaves the old generation answering; it is not tried again while it
+    names an index of another model, and tried again after RETRY_SECONDS if it failed to load.
     """
+
+    RETRY_SECONDS = 30.0
 
     def __init__(self, settings: Settings, embedder: Embedder,
                  on_switch: Callable[[IndexGeneration], None] | None = None):
@@ -736,8 +751,8 @@ class LiveIndex:
         self.on_switch = on_switch  # told of each generation this process starts answering from
         self._generation: IndexGeneration | None = None
         self._seen: tuple | None = None
-        # A pointer that could not be loaded, and why: not tried again until the pointer changes.
-        self._refused: tuple[tuple, type[IndexUnavailableError], str] | None = None
+        # The pointer last refused: its state, the refusal, and when to try it again.
+        self._refused: tuple[tuple, IndexUnavailableError, float] | None = None
         self._loading = threading.Lock()
 
     def _pointer_state(self) -> tuple | None:
@@ -757,17 +772,27 @@ class LiveIndex:
             return generation
         try:
             if self._generation is None or self._seen != state:
-                if self._refused and self._refused[0] == state:
-                    raise self._refused[1](self._refused[2])
+                refused = self._refused
+                if refused and refused[0] == state and time.monotonic() < refused[2]:
+                    return self._still_answering(refused[1])
                 try:
                     loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language, self.embedder)
                 except IndexUnavailableError as refusal:
                     if state is not None:
-                        self._refused = (state, type(refusal), str(refusal))
-                    raise
+                        wait = math.inf if isinstance(refusal, IndexMismatchError) else self.RETRY_SECONDS
+                        self._refused = (state, refusal, time.monotonic() + wait)
+                        if self._generation is not None:
+                            log.warning("still answering from %s: %s", self._generation.name, refusal)
+                    return self._still_answering(refusal)
                 self._generation, self._seen, self._refused = loaded, state, None
                 if self.on_switch:
                     self.on_switch(loaded)
             return self._generation
         finally:
             self._loading.release()
+
+    def _still_answering(self, refusal: IndexUnavailableError) -> IndexGeneration:
+        """The generation loaded before, or the refusal of the pointer if there is none."""
+        if self._generation is None:
+            raise type(refusal)(str(refusal))
+        return self._generation

