@@ -614,9 +614,11 @@ class IndexGeneration:
         self.lexical = LexicalIndex.load(directory / "bm25", Analyzer(manifest.get("language", language)))
         self._db = sqlite3.connect(f"file:{directory / 'passages.sqlite'}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        (stored,), = self._query("SELECT count(*) FROM passages")  # SQLite opens its file lazily
-        if stored != self.passage_count:
-            raise ValueError(f"passages.sqlite holds {stored} passages, the manifest {self.passage_count}")
+        # SQLite opens its file lazily: read it now. Rows are numbered 0..n-1, so the last row
+        # tells the count without the full scan of count(*) (0.57 s cold at a million passages).
+        (last,), = self._query("SELECT max(row) FROM passages")
+        if (last if last is not None else -1) + 1 != self.passage_count:
+            raise ValueError(f"passages.sqlite ends at row {last}, the manifest counts {self.passage_count} passages")
         if self.sentence_offsets is None:
             counts = [len(json.loads(spans)) for (spans,) in self._query("SELECT sentences FROM passages ORDER BY row")]
             self.sentence_offsets = np.cumsum([0, *counts], dtype=np.int64)
