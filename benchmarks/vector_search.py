@@ -1,5 +1,5 @@
 """Latency and recall@10 of exact (flat), HNSW and IVF search at several corpus sizes, on one
-thread: the figures behind the index types that `index_type_for` in qa_service/index.py chooses.
+thread: the figures behind the index types that `index_type_for` in qa_service/index/vector_search.py chooses.
 
 Indexes are built and searched by the service's own FaissVectorSearch (built on every core,
 loaded memory-mapped, searched on one thread for the top 100, as a question is), with the

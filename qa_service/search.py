@@ -94,7 +94,7 @@ class Searcher:
             ranked = list((dense or lexical).items())
         ranked = ranked[:top_k]
 
-        records = generation.passages([row for row, _ in ranked])
+        records = generation.store.passages([row for row, _ in ranked])
         analyzer = generation.lexical.analyzer
         question_stems = set(analyzer.stems(question))
         hits = []

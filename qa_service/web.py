@@ -23,7 +23,7 @@ def wants_json() -> bool:
 @web.get("/")
 def chat():
     try:
-        topics = service().live_index.current().section_headings(SUGGESTED_TOPICS)
+        topics = service().live_index.current().store.section_headings(SUGGESTED_TOPICS)
     except IndexUnavailableError:
         topics = []  # the page still loads; asking then says in the chat that there is no index
     return render_template("chat.html", topics=topics, max_question_chars=MAX_QUESTION_CHARS)
@@ -32,7 +32,7 @@ def chat():
 @web.get("/documents")
 def documents():
     generation = service().live_index.current()
-    listed = generation.documents()
+    listed = generation.store.documents()
     if wants_json():
         body = DocumentsResponse(
             generation=generation.name,
@@ -45,10 +45,10 @@ def documents():
 @web.get("/documents/<path:name>")
 def document(name: str):
     generation = service().live_index.current()
-    summary = next((d for d in generation.documents() if d.name == name), None)
+    summary = next((d for d in generation.store.documents() if d.name == name), None)
     if summary is None:
         abort(404)
-    return render_template("document.html", document=summary, lines=generation.document_lines(name))
+    return render_template("document.html", document=summary, lines=generation.store.document_lines(name))
 
 
 @web.errorhandler(404)

