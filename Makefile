@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP_INSTALL) --editable '.[test,multilingual]'
+	$(PIP_INSTALL) --editable '.[test]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

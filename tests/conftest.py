@@ -57,6 +57,15 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def english_embedder():
+    """The English all-MiniLM-L6-v2, one setting away from the default: another model."""
+    from qa_service.config import MINILM
+    from qa_service.embedder import load_embedder
+
+    return load_embedder(Settings(model=MINILM))
+
+
+@pytest.fixture(scope="session")
 def chapter_settings(tmp_path_factory, embedder) -> Settings:
     """A built index of the chapter, shared by the tests that only read it."""
     from qa_service.index import build_index

