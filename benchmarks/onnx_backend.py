@@ -33,7 +33,7 @@ from corpora import RESULTS, ROOT, synthetic_corpus
 from measuring import QUESTION_FILES, Spread, questions
 
 from qa_service.config import DEFAULT_MODEL, Settings, usable_cores
-from qa_service.embedder import Spans, _normalize, late_chunks, load_embedder
+from qa_service.embedder import Spans, late_chunks, load_embedder, normalized
 
 EXPORT = RESULTS / "onnx"
 CORES = usable_cores()
@@ -95,7 +95,7 @@ class OnnxEmbedder:
         tokens = self.session.run(None, inputs)[0]
         mask = batch["attention_mask"][..., None].astype(np.float32)
         pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-        return tokens, _normalize(pooled), batch["offset_mapping"].tolist()
+        return tokens, normalized(pooled), batch["offset_mapping"].tolist()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(list(texts))[1]
@@ -112,7 +112,7 @@ class OnnxEmbedder:
                 passage_vectors[i] = pooled[j]
                 by_passage[i] = late_chunks(tokens[j][:length], offsets[j][:length], sentences[i], pooled[j])
         flat = [vector for vectors in by_passage for vector in vectors]
-        return passage_vectors, _normalize(np.array(flat).reshape(-1, self.dimension))
+        return passage_vectors, normalized(np.array(flat).reshape(-1, self.dimension))
 
 
 def in_turns(first, second, items) -> tuple[list[float], list[float]]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .confidence import confidence_model_for
 from .config import Settings
 from .corpus import (
     ChangeRefused,
@@ -199,7 +200,11 @@ def read_json_object() -> dict:
 
 def _answer(ask: AskRequest) -> Response:
     g.question = ask.question  # for the request's log line, where QA_LOG_QUESTIONS=1 allows it
-    answer = service().searcher.ask(ask.question.strip(), top_k=ask.top_k, mode=ask.mode)
+    current = service()
+    answer = current.searcher.ask(ask.question.strip(), top_k=ask.top_k, mode=ask.mode)
+    g.answered = answer.answered
+    if not answer.answered:
+        current.metrics.observe_unanswered()
     return jsonify(answer_response(answer).model_dump(mode="json"))
 
 
@@ -226,9 +231,12 @@ def health():
     current = service()
     generation = current.live_index.current()
     manifest = generation.manifest
+    confidence = current.searcher.confidence
     body = HealthResponse(
         status="ok", passages=generation.passage_count, documents=int(manifest["documents"]),
         generation=generation.name, model=manifest["model"], index_type=manifest["index_type"],
+        confidence=f"fitted for {confidence.model}" if confidence.fitted else
+        f"lexical rule: no calibration is fitted for {manifest['model']} (qa-service calibrate fits one)",
     )
     return jsonify(body.model_dump())
 
@@ -358,7 +366,8 @@ def _observe(response: Response) -> Response:
     current.metrics.observe_request(route, request.method, response.status_code, seconds,
                                     asked=request.endpoint in ASK_ENDPOINTS)
     question = g.get("question") if current.settings.log_questions else None
-    log_request(request.method, request.path, response.status_code, seconds, request.remote_addr, question)
+    log_request(request.method, request.path, response.status_code, seconds, request.remote_addr, question,
+                g.get("answered"))
     return add_security_headers(response)
 
 
@@ -432,8 +441,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.before_request(_start_clock)  # first, so that even a request refused by the next ones is timed
     app.before_request(_limit_bodies)
     limiter = limit_questions(app, settings)
-    app.extensions["qa_service"] = Service(settings, embedder, live_index, Searcher(embedder, live_index), metrics,
-                                           limiter)
+    confidence = confidence_model_for(embedder.name, str(settings.calibration_file or ""))
+    app.extensions["qa_service"] = Service(settings, embedder, live_index, Searcher(embedder, live_index, confidence),
+                                           metrics, limiter)
     app.after_request(_observe)
     app.register_blueprint(api)
     from .web import web  # imported here because the pages use this module's service()

@@ -6,10 +6,14 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import click
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .search import Searcher
 
 _corpus = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus directory [QA_CORPUS_DIR].")
 _index = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory [QA_INDEX_DIR].")
@@ -158,7 +162,43 @@ def _searcher(settings: Settings):
     from .search import Searcher
 
     embedder = load_embedder(settings)
-    return Searcher(embedder, LiveIndex(settings, embedder))
+    return Searcher(embedder, LiveIndex(settings, embedder), _confidence(settings, embedder))
+
+
+def _evaluated_searchers(base: Settings, models: Sequence[str], progress: bool) -> Iterator[tuple[str, "Searcher"]]:
+    """A searcher per model over the configured corpus: the configured index when it is built
+    from this corpus with this model, otherwise a temporary one, so the configured index stays
+    untouched."""
+    from .embedder import ModelError, load_embedder
+    from .index import LiveIndex, build_index, is_up_to_date
+    from .search import Searcher
+
+    for model in models or (base.model,):
+        settings = base.with_changes(model=model)
+        try:
+            embedder = load_embedder(settings)
+        except ModelError as exc:
+            _fail(str(exc))
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+            if not is_up_to_date(settings, embedder):
+                settings = settings.with_changes(index_dir=Path(scratch))
+                build_index(settings, embedder, progress=progress)
+            yield embedder.name, Searcher(embedder, LiveIndex(settings, embedder), _confidence(settings, embedder))
+
+
+def _confidence(settings: Settings, embedder):
+    from .confidence import confidence_model_for
+
+    return confidence_model_for(embedder.name, str(settings.calibration_file or ""))
+
+
+def _read(reader, path: Path):
+    from .evaluation import EvalFileError
+
+    try:
+        return reader(path)
+    except EvalFileError as exc:
+        _fail(str(exc), 2)
 
 
 @main.command(name="eval")
@@ -167,45 +207,95 @@ def _searcher(settings: Settings):
 @_index
 @click.option("--model", "models", multiple=True, help="Model to evaluate; repeat to compare several [QA_MODEL].")
 @click.option("--top-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--unanswerable", "unanswerable_file", type=click.Path(path_type=Path),
+              help="Questions the documents do not answer (JSONL: question, kind): how often the service says so.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, as_json):
-    """Measure retrieval on a JSONL file of questions: dense, lexical and hybrid side by side.
+def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, unanswerable_file, as_json):
+    """Measure the service on a JSONL file of questions: dense, lexical and hybrid side by side.
 
-    Each line: {"question", "document", "expect", "page"?}. A hit is a passage of that document
-    whose text holds `expect` (whitespace normalised), on that page where one is given.
+    Each line: {"question", "document", "expect", "page"?, "kind"?}. A hit is a passage of that
+    document whose text holds `expect` (whitespace normalised), on that page where one is given;
+    figures are also given per `kind`. With --unanswerable, also how often the service says
+    "not in the documents" on those questions and on the answerable ones, and how well its
+    confidence is calibrated on both.
     """
-    from .embedder import ModelError, load_embedder
-    from .evaluation import EvalFileError, evaluate, read_questions, results_json, results_table
-    from .index import LiveIndex, build_index, is_up_to_date
-    from .search import Searcher
+    from dataclasses import asdict
 
-    try:
-        questions = read_questions(questions_file)
-    except EvalFileError as exc:
-        _fail(str(exc), 2)
+    from .evaluation import (
+        abstention_table,
+        calibration,
+        calibration_table,
+        evaluate,
+        evaluate_abstention,
+        labelled_evidence,
+        read_questions,
+        read_unanswerable,
+        results_json,
+        results_table,
+    )
+
+    questions = _read(read_questions, questions_file)
+    unanswerable = _read(read_unanswerable, unanswerable_file) if unanswerable_file else None
     base = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
     report = {}
-    for model in models or (base.model,):
-        settings = base.with_changes(model=model)
-        try:
-            embedder = load_embedder(settings)
-        except ModelError as exc:
-            _fail(str(exc))
-        with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-            # Evaluate the configured index when it is built from this corpus with this
-            # model; otherwise a temporary one, so the configured index stays untouched.
-            if not is_up_to_date(settings, embedder):
-                settings = settings.with_changes(index_dir=Path(scratch))
-                build_index(settings, embedder, progress=not as_json)
-            results = evaluate(Searcher(embedder, LiveIndex(settings, embedder)), questions, top_k=top_k)
-        report[embedder.name] = results
+    for model, searcher in _evaluated_searchers(base, models, progress=not as_json):
+        figures = {"modes": evaluate(searcher, questions, top_k=top_k)}
+        if unanswerable is not None:
+            figures["abstention"] = evaluate_abstention(searcher, questions, unanswerable)
+            figures["calibration"] = calibration(labelled_evidence(searcher, questions, unanswerable))
+        figures["confidence"] = "fitted" if searcher.confidence.fitted else "lexical rule"
+        report[model] = figures
     if as_json:
-        click.echo(json.dumps({"questions": len(questions), "top_k": top_k,
-                               "models": {m: results_json(r) for m, r in report.items()}}, indent=2))
+        click.echo(json.dumps({
+            "questions": len(questions), "unanswerable": len(unanswerable or []), "top_k": top_k,
+            "models": {m: {"confidence": f["confidence"], **results_json(f["modes"]),
+                           **{k: asdict(f[k]) for k in ("abstention", "calibration") if k in f}}
+                       for m, f in report.items()},
+        }, indent=2))
         return
-    for model, results in report.items():
-        click.echo(f"\n{model} — {len(questions)} questions, top {top_k}")
-        click.echo(results_table(results, top_k))
+    for model, figures in report.items():
+        click.echo(f"\n{model} — {len(questions)} questions, top {top_k}; confidence: {figures['confidence']}")
+        click.echo(results_table(figures["modes"], top_k))
+        if "abstention" in figures:
+            click.echo("\n" + abstention_table(figures["abstention"]))
+            click.echo("\n" + calibration_table(figures["calibration"]))
+
+
+@main.command()
+@click.argument("questions_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--unanswerable", "unanswerable_files", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Questions the documents do not answer (JSONL); repeatable.")
+@_corpus
+@_index
+@_model
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the calibration [the package's file "
+              "for the model].")
+@click.option("--lexical-rule", is_flag=True, help="Also fit the lexical rule that models without a calibration use.")
+def calibrate(questions_files, unanswerable_files, corpus_dir, index_dir, model, out, lexical_rule):
+    """Fit the confidence of a model on labelled questions, and the threshold of `answered`.
+
+    QUESTIONS_FILES hold answerable questions (as for eval), --unanswerable files questions the
+    corpus does not answer. Prints the fit and its calibration on these questions; check it on
+    other questions with `qa-service eval --unanswerable`. Set QA_CALIBRATION_FILE to use a
+    file written elsewhere than the package.
+    """
+    from .confidence import FEATURES, LEXICAL_FEATURES, LEXICAL_RULE, calibration_file
+    from .evaluation import calibration_table, fit_and_choose, read_questions, read_unanswerable
+
+    answerable = [q for path in questions_files for q in _read(read_questions, path)]
+    unanswerable = [q for path in unanswerable_files for q in _read(read_unanswerable, path)]
+    base = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    fitted_on = (f"{len(answerable)} answerable ({', '.join(p.name for p in questions_files)}) and "
+                 f"{len(unanswerable)} unanswerable questions ({', '.join(p.name for p in unanswerable_files)})")
+    for name, searcher in _evaluated_searchers(base, [model] if model else [], progress=True):
+        fits = [(name, FEATURES)] + ([(LEXICAL_RULE, LEXICAL_FEATURES)] if lexical_rule else [])
+        for target, features in fits:
+            fitted, result = fit_and_choose(searcher, answerable, unanswerable, target, features, fitted_on)
+            path = (out if out and target == name else None) or calibration_file(target)
+            fitted.save(path)
+            click.echo(f"\n{target}: wrote {path}; threshold {fitted.threshold:.3f}; "
+                       f"coefficients {dict(zip(fitted.features, fitted.coefficients))}, intercept {fitted.intercept}")
+            click.echo(calibration_table(result))
 
 
 if __name__ == "__main__":

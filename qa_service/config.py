@@ -92,6 +92,9 @@ class Settings:
     # How many reverse proxies in front of the service append to X-Forwarded-For; 0: ignore that header.
     trusted_proxies: int = 0
     log_questions: bool = False  # put the question text in the request log lines
+    # A confidence calibration written by `qa-service calibrate --out`; unset: the one the
+    # package ships for the model, or the lexical rule for a model without one.
+    calibration_file: Path | None = None
     # A folder the workers of one server share (rate-limit counters, metrics); `serve` makes one.
     runtime_dir: Path | None = None
 
@@ -109,6 +112,7 @@ class Settings:
         "rate_limit": ("QA_RATE_LIMIT", str),
         "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
+        "calibration_file": ("QA_CALIBRATION_FILE", Path),
     }
 
     def __post_init__(self):

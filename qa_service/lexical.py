@@ -8,6 +8,7 @@ finds and marks "militair" in a passage. Numbers stay searchable as written: "3.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -75,6 +76,16 @@ _NUMBER_WORDS = {
 }
 
 
+# Words that mark a question as English, beside bm25s' English stop words: people ask a Dutch
+# corpus in English too, and then BM25 and "unknown words" mean little.
+_ENGLISH_WORDS = frozenset(STOPWORDS_EN) | frozenset(
+    "how what which who whom whose when where why many much did does do were has have had from "
+    "been being can could would should about than".split()
+)
+# Question words of the corpus languages that are not in bm25s' stop word lists.
+_QUESTION_WORDS = {"nl": {"welke", "welk", "hoeveel", "waar", "wanneer", "waarom", "waardoor", "waarmee"}}
+
+
 def _number(token: str) -> str:
     if _THOUSANDS.match(token):
         return re.sub(r"[.,]", "", token)
@@ -98,6 +109,9 @@ class Analyzer:
         self.language = language
         self._stemmer = Stemmer.Stemmer(stemmer_name)
         self._stopwords = frozenset(_fold(w) for w in stopwords)
+        # Words both languages write ("in", "is") tell neither.
+        self._own_words = (self._stopwords | _QUESTION_WORDS.get(language, set())) - _ENGLISH_WORDS
+        self._english_words = _ENGLISH_WORDS - self._stopwords
         # A word's stem depends on the word alone; a corpus repeats its words, so each is worked
         # out once (this is most of the time of indexing BM25, and of marking a question's words).
         self._stem_of = lru_cache(maxsize=262144)(self._token_stem)
@@ -121,6 +135,31 @@ class Analyzer:
             if stem is not None:
                 found.append(Term(stem, match.start(), match.end()))
         return found
+
+    def english_share(self, text: str) -> float:
+        """How much of the text's function words are English rather than the corpus language's:
+        1 for a question asked in English of a Dutch corpus, 0 in Dutch (or when the corpus is
+        English, or the text has no function words)."""
+        if self.language == "en":
+            return 0.0
+        words = [_fold(w) for w in _TOKEN.findall(text)]
+        english = sum(w in self._english_words for w in words)
+        own = sum(w in self._own_words for w in words)
+        return english / (english + own) if english + own else 0.0
+
+    def specifics(self, text: str) -> tuple[list[str], list[str]]:
+        """The terms a question is most specific by: its names and acronyms (words written with a
+        capital after the first word, or in capitals) and its numbers (years, amounts), as stems."""
+        names, numbers = [], []
+        for index, match in enumerate(_TOKEN.finditer(text)):
+            token = match.group(0)
+            numeric = any(c.isdigit() for c in token)
+            named = (len(token) > 1 and token.isupper()) or (index > 0 and token[0].isupper())
+            stem = self._stem_of(token) if numeric or named else None
+            found = numbers if numeric else names
+            if stem is not None and stem not in found:
+                found.append(stem)
+        return names, numbers
 
     def stems(self, text: str) -> list[str]:
         stem_of = self._stem_of
@@ -146,6 +185,18 @@ class LexicalIndex:
     @classmethod
     def load(cls, directory: Path, analyzer: Analyzer) -> "LexicalIndex":
         return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), analyzer)
+
+    def idf(self, stem: str) -> float:
+        """BM25's inverse document frequency of a term (as bm25s computes it); a term that no
+        passage holds is the rarest."""
+        token = self.retriever.vocab_dict.get(stem)
+        indptr = self.retriever.scores["indptr"]
+        frequency = int(indptr[token + 1] - indptr[token]) if token is not None else 0
+        return math.log(1 + (self.retriever.scores["num_docs"] - frequency + 0.5) / (frequency + 0.5))
+
+    def knows(self, stem: str) -> bool:
+        """Whether any passage holds the term."""
+        return stem in self.retriever.vocab_dict
 
     def scores(self, question: str) -> np.ndarray | None:
         """The BM25 score of every passage for the question; None if it shares no term with any."""

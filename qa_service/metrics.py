@@ -41,6 +41,8 @@ class ServiceMetrics:
         # livemax: 1 for every generation some living worker answers from, 0 for those it left.
         self.generation = Gauge("qa_index_generation_info", "The live index generation (value 1), by name.",
                                 ["generation"], multiprocess_mode="livemax", registry=self.registry)
+        self.unanswered = Counter("qa_ask_unanswered", "Questions answered 'not in the documents' (no passage "
+                                  "reached the confidence threshold).", registry=self.registry)
         self.build_seconds = Histogram("qa_index_build_duration_seconds", "Index builds done by this server "
                                        "(admin uploads, removals, rebuilds) that published a new generation, "
                                        "in seconds.", buckets=BUILD_SECONDS, registry=self.registry)
@@ -51,6 +53,10 @@ class ServiceMetrics:
         self.requests.labels(route or UNMATCHED_ROUTE, method, str(status)).inc()
         if asked and status == 200:
             self.ask_seconds.observe(seconds)
+
+    def observe_unanswered(self) -> None:
+        """A question the documents did not answer: what people ask that the corpus lacks."""
+        self.unanswered.inc()
 
     def observe_generation(self, generation: IndexGeneration) -> None:
         """The worker now answers from `generation`."""

@@ -40,10 +40,13 @@ def log_to_stderr_as_json() -> None:
 
 
 def log_request(method: str, path: str, status: int, seconds: float, client: str | None,
-                question: str | None = None) -> None:
-    """One line for one answered request; `question` only when the operator asked for it."""
+                question: str | None = None, answered: bool | None = None) -> None:
+    """One line for one answered request; `question` (and whether the documents answered it)
+    only when the operator asked for it."""
     fields = {"method": method, "path": path, "status": status, "duration_ms": round(seconds * 1000, 1),
               "client": client}
     if question is not None:
         fields["question"] = question
+        if answered is not None:
+            fields["answered"] = answered
     log.info("request", extra={"fields": fields})

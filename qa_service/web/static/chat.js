@@ -57,11 +57,14 @@
     return quote;
   }
 
-  // Hybrid scores are standard scores: how many standard deviations a passage stands above the
-  // candidates in meaning and words together. Above 1 it clearly stands out; below 0.3 it is
-  // one of the crowd.
-  function relevance(score) {
-    const [level, words] = score >= 1 ? ["high", "zeer relevant"] : score >= 0.3 ? ["medium", "relevant"] : ["low", "minder relevant"];
+  // Confidence is the probability that a passage answers the question, so the words say how
+  // likely that is; a passage that probably does not answer is never called relevant.
+  function relevance(confidence) {
+    const [level, words] = confidence >= 0.6
+      ? ["high", "beantwoordt uw vraag waarschijnlijk"]
+      : confidence >= 0.3
+        ? ["medium", "beantwoordt uw vraag misschien"]
+        : ["low", "verwant, geen duidelijk antwoord"];
     return element("span", `relevance relevance-${level}`, words);
   }
 
@@ -69,8 +72,24 @@
     const line = element("p", "citation");
     const link = element("a", null, passage.citation.label);
     link.href = passage.citation.url;
-    line.append(element("span", "visually-hidden", "Bron: "), link, " ", relevance(passage.score));
+    line.append(element("span", "visually-hidden", "Bron: "), link, " ", relevance(passage.confidence));
     return line;
+  }
+
+  function passageList(passages) {
+    const list = element("ol");
+    for (const passage of passages) {
+      const item = element("li");
+      item.append(passageText(passage), citation(passage));
+      list.append(item);
+    }
+    return list;
+  }
+
+  function folded(summary, passages) {
+    const more = element("details", "more-passages");
+    more.append(element("summary", null, summary), passageList(passages));
+    return more;
   }
 
   function showAnswer(exchange, answer) {
@@ -78,21 +97,18 @@
     const [best, ...others] = answer.passages;
     if (!best) {
       container.append(element("p", "problem", "Er is geen passage gevonden die bij deze vraag past. Probeer het met andere woorden."));
-      exchange.append(container);
-      return;
-    }
-    container.append(element("p", "answer-label", "Beste passage"), passageText(best), citation(best));
-    if (others.length) {
-      const more = element("details", "more-passages");
-      more.append(element("summary", null, others.length === 1 ? "1 andere passage" : `${others.length} andere passages`));
-      const list = element("ol");
-      for (const passage of others) {
-        const item = element("li");
-        item.append(passageText(passage), citation(passage));
-        list.append(item);
+    } else if (answer.answered === false) {
+      // Nothing is likely to answer: say so, and keep the nearest passages out of the way.
+      container.append(
+        element("p", "not-found", "Dit staat niet in de documenten die ik kan doorzoeken."),
+        element("p", "hint", "Probeer het met andere woorden, of kijk of een van deze passages toch helpt."),
+        folded("Misschien verwant", answer.passages),
+      );
+    } else {
+      container.append(element("p", "answer-label", "Beste passage"), passageText(best), citation(best));
+      if (others.length) {
+        container.append(folded(others.length === 1 ? "1 andere passage" : `${others.length} andere passages`, others));
       }
-      more.append(list);
-      container.append(more);
     }
     exchange.append(container);
   }
