@@ -93,6 +93,8 @@ class RayCluster:
         self.progress = progress
         self.nodes = 0
         self.actors = 0  # the embedding actors of this build; 0 until it embeds
+        self.actor_nodes = 0  # the nodes they embedded on
+        self.embedded_here = 0  # passages the actors embedded
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: "Connection | None" = None
 
@@ -118,13 +120,15 @@ class RayCluster:
             self._send(("passages", chunk))
         self._send(("embed", self.options))
         while (message := self._receive())[0] == "embedded":
+            self.embedded_here += len(message[1])
             yield message[1], message[2], message[3]
-        self.actors = message[1]
+        self.actors, self.actor_nodes = message[1], message[2]
 
     def record(self) -> dict:
         """What the manifest says of how the generation was built."""
         return {"engine": "ray", "address": self.address, "nodes": self.nodes, "actors": self.actors,
-                "actor_cpus": self.options.cpus, "actor_gpus": int(self.options.gpu)}
+                "actor_cpus": self.options.cpus, "actor_gpus": int(self.options.gpu),
+                "actor_nodes": self.actor_nodes, "embedded": self.embedded_here}
 
     def close(self) -> None:
         """End the driver (and the Ray instance it started for `local`); waits for it."""
@@ -285,30 +289,35 @@ def read_on_worker(row: dict) -> dict:
 
 def _embed(ray, connection: "Connection", passages: list[ModelInput], options: ActorOptions) -> None:
     resources = ray.cluster_resources()
-    actors = options.actors or int(resources.get("GPU", 0) if options.gpu else resources.get("CPU", 0) // options.cpus)
-    actors = min(actors, math.ceil(len(passages) / options.batch))
-    if actors < 1:
+    room = int(resources.get("GPU", 0) if options.gpu else resources.get("CPU", 0) // options.cpus)
+    if room < 1:
         raise _Unusable(
             f"the Ray cluster has no room for an embedding actor ({'1 GPU' if options.gpu else f'{options.cpus} CPUs'} "
             f"each; it has {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs). Add workers, "
             "or lower QA_RAY_ACTOR_CPUS.")
+    # As many actors as asked, else as fit but no more than there are batches; batches no
+    # larger than an even share, so that every actor has work.
+    actors = options.actors or min(room, math.ceil(len(passages) / options.batch))
+    batch_size = min(options.batch, math.ceil(len(passages) / actors))
     rows = [{"position": k, "text": text, "spans": [bound for span in spans for bound in span]}
             for k, (text, spans) in enumerate(passages)]
-    dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / options.batch)).map_batches(
+    dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / batch_size)).map_batches(
         PassageEmbedder,
         fn_constructor_kwargs={"model": options.model, "threads": options.cpus, "gpu": options.gpu},
-        batch_size=options.batch,
+        batch_size=batch_size,
         # A fixed pool; Ray Data restarts an actor that dies (max_restarts=-1) and retries its
         # batches on the others (max_task_retries=-1), its defaults for actor pools.
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=options.cpus,
         num_gpus=1 if options.gpu else None,
     )
+    nodes = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         vectors = batch["vector"]
         sentences = np.frombuffer(b"".join(batch["sentences"]), np.int8).reshape(-1, vectors.shape[1])
+        nodes.update(batch["node"].tolist())
         connection.send(("embedded", batch["position"].tolist(), vectors, sentences))
-    connection.send(("done", actors))
+    connection.send(("done", actors, len(nodes)))
 
 
 class PassageEmbedder:
@@ -330,5 +339,9 @@ class PassageEmbedder:
         vectors, sentences = embed_batch(self.embedder, [(str(text), s) for text, s in zip(batch["text"], spans)])
         ends = np.cumsum([len(s) for s in spans])
         per_passage = [sentences[end - len(s) : end].tobytes() for s, end in zip(spans, ends)]
-        return {"position": batch["position"], "vector": vectors, "sentences": np.array(per_passage, dtype=object)}
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        return {"position": batch["position"], "vector": vectors, "sentences": np.array(per_passage, dtype=object),
+                "node": np.array([node] * len(spans))}
 
