@@ -98,20 +98,21 @@ def test_a_build_on_a_two_node_cluster_is_the_local_build(tmp_path, corpus, loca
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    address = cluster.address
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         index = tmp_path / "index"
         result = CliRunner().invoke(main, ["build", "--corpus", str(corpus), "--index", str(index),
-                                           "--ray", cluster.address, "--ray-actors", "2"])
+                                           "--ray", address, "--ray-actors", "2"])
     finally:
         cluster.shutdown()
     assert result.exit_code == 0, result.output
     assert "2 documents, 25 passages" in result.output and "embedded 25" in result.output
-    assert f"Ray cluster at {cluster.address}: 2 nodes" in result.output
+    assert f"Ray cluster at {address}: 2 nodes" in result.output
     ours, local = generation_of(local_build.with_changes(index_dir=index)), generation_of(local_build)
     assert local["manifest"]["build"] == {"engine": "local"}
-    assert ours["manifest"]["build"] == {"engine": "ray", "address": cluster.address, "nodes": 2, "actors": 2,
+    assert ours["manifest"]["build"] == {"engine": "ray", "address": address, "nodes": 2, "actors": 2,
                                          "actor_cpus": 1, "actor_gpus": 0, "actor_nodes": 2, "embedded": 25}
     assert_same_generation(ours, local)
     assert answers(local_build.with_changes(index_dir=index), embedder) == answers(local_build, embedder)
@@ -177,12 +178,13 @@ def test_a_cluster_that_goes_away_fails_the_build_and_changes_nothing(tmp_path, 
     before = snapshot(settings.corpus_dir, settings.index_dir)
     write_corpus(tmp_path / "new", Writer(12), 1)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    address = cluster.address
     log = open(tmp_path / "add.log", "w+")
     try:
         environment = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
                        # Ray ends a driver that has lost its cluster's GCS after this long (default 60 s)
                        "RAY_gcs_rpc_server_reconnect_timeout_s": "10"}
-        add = subprocess.Popen([str(Path(sys.executable).parent / "qa-service"), "add", "--ray", cluster.address,
+        add = subprocess.Popen([str(Path(sys.executable).parent / "qa-service"), "add", "--ray", address,
                                 str(tmp_path / "new" / "rapport-000001.txt")], env=environment, stdout=log,
                                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
@@ -202,7 +204,7 @@ def test_a_cluster_that_goes_away_fails_the_build_and_changes_nothing(tmp_path, 
     log.seek(0)
     output = log.read()
     assert add.returncode == 1, output
-    assert f"error: the Ray cluster at {cluster.address} went away during the build" in output
+    assert f"error: the Ray cluster at {address} went away during the build" in output
     assert "Nothing changed: the current generation keeps serving" in output
     assert "Traceback" not in output
     assert snapshot(settings.corpus_dir, settings.index_dir) == before

@@ -306,8 +306,10 @@ def _embed(ray, connection: "Connection", passages: list[ModelInput], options: A
         fn_constructor_kwargs={"model": options.model, "threads": options.cpus, "gpu": options.gpu},
         batch_size=batch_size,
         # A fixed pool; Ray Data restarts an actor that dies (max_restarts=-1) and retries its
-        # batches on the others (max_task_retries=-1), its defaults for actor pools.
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        # batches (max_task_retries=-1), its defaults for actor pools. One batch in flight per
+        # actor: the first actor to load its model does not queue up the work of the others,
+        # and the last batches go to whichever actor is free.
+        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
         num_cpus=options.cpus,
         num_gpus=1 if options.gpu else None,
     )
