@@ -43,6 +43,9 @@ ModelInput = tuple[str, Sequence[tuple[int, int]]]
 # thread the default model embeds about 1.5 a second), large enough to keep a GPU busy.
 CPU_BATCH, GPU_BATCH = 32, 256
 SEND_CHUNK = 10_000  # passages sent to the driver in one message
+# Ray keeps trying a cluster it cannot join (a wrong port, a missing auth token); a build gives
+# up after this long. Starting a `local` instance takes 10-30 s on a busy machine.
+CONNECT_SECONDS = 180
 
 
 class RayClusterError(RuntimeError):
@@ -155,7 +158,7 @@ class RayCluster:
                                         name="qa-service ray driver", daemon=True)
         self._process.start()
         theirs.close()  # so that the driver's end closing shows here as EOF
-        message = self._receive()
+        message = self._receive(deadline=time.monotonic() + CONNECT_SECONDS)
         self.nodes = message[1]["nodes"]
         if self.progress:
             resources = message[1]
@@ -170,10 +173,16 @@ class RayCluster:
         except OSError:
             raise self._lost() from None
 
-    def _receive(self) -> tuple:
+    def _receive(self, deadline: float | None = None) -> tuple:
         while not self._connection.poll(1.0):
             if not self._process.is_alive():
                 raise self._lost()
+            if deadline and time.monotonic() > deadline:
+                self._stop_now()
+                raise RayClusterError(
+                    f"cannot join the Ray cluster at {self.address} within {CONNECT_SECONDS} s. Check the address "
+                    "(ray status on the cluster), and where the cluster uses token authentication, give this "
+                    "machine RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN). Nothing changed.")
         try:
             message = self._connection.recv()
         except (EOFError, OSError):
