@@ -39,6 +39,7 @@ from .index import (
     EmptyCorpusError,
     IndexUnavailableError,
     LiveIndex,
+    RayClusterError,
     build_index,
 )
 from .metrics import ServiceMetrics
@@ -106,7 +107,7 @@ def json_or_page(model: type[BaseModel]) -> dict:
 # 414: a URL longer than the server reads (gunicorn refuses it before the app sees it).
 _long_url = {414: ErrorResponse}
 _errors = {400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse}
-_admin_errors = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse}
+_admin_errors = {401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse}
 _upload_errors = {**_admin_errors, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
 OPERATIONS = [
     Operation("POST", "/ask", "Ask a question; get the passages that answer it, with citations.",
@@ -393,6 +394,11 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(BuildInProgressError)
     def build_in_progress(error: BuildInProgressError):
         return error_response(409, "build_in_progress", str(error))
+
+    @app.errorhandler(RayClusterError)
+    def cluster_unavailable(error: RayClusterError):
+        log.error("build on Ray failed: %s", error)
+        return error_response(503, "build_cluster_unavailable", str(error))
 
     @app.errorhandler(EmptyCorpusError)
     def empty_corpus(error: EmptyCorpusError):

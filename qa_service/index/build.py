@@ -39,6 +39,7 @@ from .generation import (
     fsync_directory,
     publish_generation,
 )
+from .ray_build import RayCluster, build_cluster
 from .store import DocumentSummary, write_store
 from .vector_cache import embedding_key, passage_vectors
 from .vector_search import index_type_for
@@ -98,22 +99,40 @@ def file_digests(sources: Sequence[tuple[Path, str]]) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for path, name in sources}
 
 
+def read_and_split(path: Path, name: str) -> tuple[Document, list[Passage]]:
+    """Read one corpus file and split it into passages: a build's step for each document, run
+    here or on a Ray cluster's workers. Raises DocumentError for a file that cannot be read."""
+    document = read_document(path, name)
+    return document, split_document(document)
+
+
 def read_corpus(
     sources: Sequence[tuple[Path, str]],
     digests: dict[str, str],
     progress: bool = False,
     already_read: Mapping[str, Document] = MappingProxyType({}),
+    cluster: RayCluster | None = None,
 ) -> _Corpus:
-    """Read and split every source; `already_read` documents (by name) are not read again."""
+    """Read and split every source, here or on a Ray `cluster`; `already_read` documents (by
+    name) are not read again."""
+    unread = [(path, name) for path, name in sources if name not in already_read]
+    if cluster:
+        outcomes = cluster.read(unread)
+    else:
+        outcomes = {}
+        for path, name in tqdm(unread, desc="reading", unit="file", disable=not progress):
+            try:
+                outcomes[name] = read_and_split(path, name)
+            except DocumentError as exc:
+                outcomes[name] = str(exc)
     documents, passages, skipped = [], [], {}
-    for path, name in tqdm(sources, desc="reading", unit="file", disable=not progress):
-        try:
-            document = already_read.get(name) or read_document(path, name)
-        except DocumentError as exc:
-            skipped[name] = str(exc)
+    for _, name in sources:
+        outcome = (already_read[name], split_document(already_read[name])) if name in already_read else outcomes[name]
+        if isinstance(outcome, str):
+            skipped[name] = outcome
             continue
-        documents.append(document)
-        passages.extend(split_document(document))
+        documents.append(outcome[0])
+        passages.extend(outcome[1])
     parsed = {d.name: digests[d.name] for d in documents}
     return _Corpus(documents, parsed, passages, skipped)
 
@@ -173,7 +192,14 @@ def build_generation(
     """Build a generation from `sources` (path, name) and make it current. The caller holds
     build_lock. `already_read` are documents of the sources the caller has read (a PDF takes a
     while). `before_publish` runs after the new generation is complete and before it goes
-    live: the moment to move added files into the corpus."""
+    live: the moment to move added files into the corpus. With QA_RAY_ADDRESS the corpus is
+    read and embedded on that Ray cluster, and everything else happens here as without it."""
+    with build_cluster(settings, embedder, progress) as cluster:
+        return _build_generation(settings, embedder, sources, full, progress, already_read, before_publish, cluster)
+
+
+def _build_generation(settings, embedder, sources, full, progress, already_read, before_publish,
+                      cluster: RayCluster | None) -> BuildReport:
     index_dir = settings.index_dir
     started = time.perf_counter()
     digests = file_digests(sources)
@@ -189,7 +215,7 @@ def build_generation(
         report.seconds = time.perf_counter() - started
         return report
 
-    corpus = read_corpus(sources, digests, progress, already_read)
+    corpus = read_corpus(sources, digests, progress, already_read, cluster)
     if not corpus.passages:
         if previous:
             previous.close()
@@ -209,7 +235,9 @@ def build_generation(
     # Passage r's sentence vectors are rows offsets[r] to offsets[r + 1] of sentence_vectors.npy.
     offsets = np.cumsum([0] + [len(p.sentences) for p in corpus.passages], dtype=np.int64)
     vectors, sentence_vectors, report.reused = passage_vectors(corpus.passages, keys, offsets, embedder,
-                                                               None if full else previous, progress)
+                                                               None if full else previous, progress, cluster)
+    if cluster:
+        cluster.close()  # its work is done; the rest is written here
     report.embedded = len(corpus.passages) - report.reused
     if previous:
         previous.close()
@@ -237,6 +265,7 @@ def build_generation(
         "passages": len(corpus.passages),
         "documents": len(corpus.documents),
         "corpus_fingerprint": fingerprint,
+        "build": cluster.record() if cluster else {"engine": "local"},
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

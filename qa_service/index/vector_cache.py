@@ -1,12 +1,13 @@
 """Passage and sentence vectors for a build: reused from the previous generation where a
 passage's embedding key is unchanged (a content hash of what the model reads, and the model),
-embedded otherwise, a chunk at a time."""
+embedded otherwise, a chunk at a time, here or on a Ray cluster."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -16,6 +17,9 @@ from ..passages import Passage
 
 if TYPE_CHECKING:
     from .generation import IndexGeneration
+    from .ray_build import RayCluster
+
+T = TypeVar("T")
 
 
 def embedding_key(model: str, passage: Passage) -> str:
@@ -30,9 +34,11 @@ EMBED_CHUNK = 1024
 
 
 def passage_vectors(passages: Sequence[Passage], keys: Sequence[str], offsets: np.ndarray, embedder: Embedder,
-                    previous: "IndexGeneration | None", progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
+                    previous: "IndexGeneration | None", progress: bool,
+                    cluster: "RayCluster | None" = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The passage vectors (float32) and sentence vectors (int8, see quantized), reused from
-    the previous generation where the embedding key matches, embedded otherwise."""
+    the previous generation where the embedding key matches, embedded otherwise: here, or by
+    the actors of a Ray `cluster`, which only ever sees the passages to embed."""
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
     sentence_vectors = np.zeros((int(offsets[-1]), dimension), np.int8)
@@ -45,24 +51,45 @@ def passage_vectors(passages: Sequence[Passage], keys: Sequence[str], offsets: n
             continue
         vectors[i] = previous.vectors[row]
         sentence_vectors[offsets[i] : offsets[i + 1]] = previous.sentences_of(row)
+    inputs = (model_input(passages[i]) for i in missing)  # made as they are sent: a chunk's worth at a time
+    batches = cluster.embedded(inputs, len(missing)) if cluster else _embedded_here(embedder, inputs)
     with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
-        for first in range(0, len(missing), EMBED_CHUNK):
-            chunk = missing[first : first + EMBED_CHUNK]
-            texts, spans = [], []
-            for i in chunk:
-                passage = passages[i]
-                shift = len(passage.contextual_text()) - len(passage.text)
-                texts.append(passage.contextual_text())
-                spans.append([(a + shift, b + shift) for a, b in passage.sentences])
-            new_vectors, new_sentences = embedder.embed_passages(texts, spans)
+        for positions, new_vectors, new_sentences in batches:
             cursor = 0
-            for j, i in enumerate(chunk):
+            for j, position in enumerate(positions):
+                i = missing[position]
                 count = offsets[i + 1] - offsets[i]
                 vectors[i] = new_vectors[j]
-                sentence_vectors[offsets[i] : offsets[i + 1]] = quantized(new_sentences[cursor : cursor + count])
+                sentence_vectors[offsets[i] : offsets[i + 1]] = new_sentences[cursor : cursor + count]
                 cursor += count
-            bar.update(len(chunk))
+            bar.update(len(positions))
     return vectors, sentence_vectors, len(passages) - len(missing)
+
+
+def model_input(passage: Passage) -> tuple[str, list[tuple[int, int]]]:
+    """What the model reads of a passage: its text in context, and its sentences' spans in that text."""
+    text = passage.contextual_text()
+    shift = len(text) - len(passage.text)
+    return text, [(a + shift, b + shift) for a, b in passage.sentences]
+
+
+def embed_batch(embedder: Embedder, inputs: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of a batch of model inputs, and their sentences' vectors (int8) one passage after the other."""
+    new_vectors, new_sentences = embedder.embed_passages([text for text, _ in inputs], [spans for _, spans in inputs])
+    return new_vectors, quantized(new_sentences)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _embedded_here(embedder: Embedder, inputs: Iterable[tuple[str, Sequence[tuple[int, int]]]]) -> Iterator[tuple[range, np.ndarray, np.ndarray]]:
+    first = 0
+    for chunk in chunks(inputs, EMBED_CHUNK):
+        yield range(first, first + len(chunk)), *embed_batch(embedder, chunk)
+        first += len(chunk)
 
 
 _INT8_SCALE = 127.0  # a unit vector's components times this fit int8
