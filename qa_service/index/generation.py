@@ -63,6 +63,10 @@ class IndexMismatchError(IndexUnavailableError):
     pass
 
 
+class IndexUnreachableError(IndexUnavailableError):
+    """The engine that holds the index cannot be reached now (Milvus); every request tries again."""
+
+
 class BuildInProgressError(RuntimeError):
     pass
 
@@ -389,7 +393,7 @@ class LiveIndex:
                 try:
                     loaded = self.backend.open(self.settings.language, self.embedder)
                 except IndexUnavailableError as refusal:
-                    if state is not None:
+                    if state is not None and not isinstance(refusal, IndexUnreachableError):
                         wait = math.inf if isinstance(refusal, IndexMismatchError) else self.RETRY_SECONDS
                         self._refused = (state, refusal, time.monotonic() + wait)
                         if self._generation is not None:
@@ -401,6 +405,11 @@ class LiveIndex:
             return self._generation
         finally:
             self._loading.release()
+
+    def close(self) -> None:
+        if self._generation is not None:
+            self._generation.close()
+        self.backend.close()
 
     def _still_answering(self, refusal: IndexUnavailableError) -> Generation:
         """The generation loaded before, or the refusal of the pointer if there is none."""

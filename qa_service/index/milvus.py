@@ -23,12 +23,7 @@ import base64
 import json
 import logging
 import math
-import re
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -42,7 +37,7 @@ from ..embedder import Embedder
 from ..lexical import BM25_B, BM25_K1, Analyzer
 from ..passages import Citation, Passage
 from .generation import (
-    IndexUnavailableError,
+    IndexUnreachableError,
     NewGeneration,
     NoIndexError,
     check_manifest,
@@ -52,6 +47,9 @@ from .vector_cache import dequantized
 from .vector_search import IndexType
 
 log = logging.getLogger(__name__)
+# pymilvus logs every failed call with its traceback, expected ones too (an alias not made yet);
+# the service says what failed itself, in one line.
+logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 MANIFEST = "qa_service.manifest"  # the collection property that holds a generation's manifest
 DOCUMENTS_SUFFIX = "_documents"
@@ -63,7 +61,7 @@ TEXT_BYTES = 65_535
 ROW_CACHE = 4096  # passages (fields and sentence vectors) kept per generation; immutable, so never stale
 
 
-class MilvusUnavailableError(IndexUnavailableError):
+class MilvusUnavailableError(IndexUnreachableError):
     """Milvus cannot be reached or cannot answer; the message says where and what to check."""
 
 
@@ -74,10 +72,6 @@ def redacted(uri: str) -> str:
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     return uri
-
-
-def is_lite_file(uri: str) -> bool:
-    return uri.endswith(".db") and not re.match(r"(https?|tcp|unix):", uri)
 
 
 def collection_name(alias: str, generation: str) -> str:
@@ -100,7 +94,7 @@ class MilvusConnection:
         self._token = settings.milvus_token
         self._client = None
         self._lock = threading.Lock()
-        self._lite = is_lite_file(self.uri)
+        self._lite = settings.milvus_lite_file is not None
         self._closed = False
         self.is_lite = self._lite  # refined by the server's version once connected
 
@@ -640,27 +634,3 @@ def _line_parts(lines: Sequence[Line]) -> list[str]:
         size += length
     parts.append("[" + ",".join(current) + "]")
     return parts
-
-
-# --- Milvus Lite for a server's workers -----------------------------------------------------------
-
-
-def serve_milvus_lite(path: str, log_file: Path) -> tuple[subprocess.Popen, str]:
-    """Milvus Lite serving the file `path` on a loopback port, as its own process: one process
-    may open a Lite file, and a server's workers are several. Returns the process and the URI
-    the workers use instead of the file."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-c", "from milvus_lite.cmdline import main; main()", "server", "--data-dir", path,
-               "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=open(log_file, "ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return process, f"http://127.0.0.1:{port}"
