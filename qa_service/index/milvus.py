@@ -47,9 +47,6 @@ from .vector_cache import dequantized
 from .vector_search import IndexType
 
 log = logging.getLogger(__name__)
-# pymilvus logs every failed call with its traceback, expected ones too (an alias not made yet);
-# the service says what failed itself, in one line.
-logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 MANIFEST = "qa_service.manifest"  # the collection property that holds a generation's manifest
 DOCUMENTS_SUFFIX = "_documents"
@@ -108,6 +105,10 @@ class MilvusConnection:
         except ImportError:
             raise MilvusUnavailableError("QA_INDEX_BACKEND=milvus needs pymilvus: install the milvus extra, "
                                          "pip install 'qa-service[milvus]'.") from None
+        # pymilvus logs every failed call with its traceback, expected ones too (an alias not made
+        # yet), and warns of Milvus Lite's missing features; the service says what failed, in one line.
+        for name in ("pymilvus", "pymilvus.milvus_client"):  # the second has a level of its own
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         if self._lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
