@@ -106,7 +106,8 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         environment = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
-                       "QA_WORKERS": str(workers), "QA_THREADS": str(threads)}
+                       "QA_WORKERS": str(workers), "QA_THREADS": str(threads),
+                       "QA_INDEX_BACKEND": settings.index_backend, "QA_MILVUS_URI": settings.milvus_uri}
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log, "w")
         self.workers = workers
@@ -119,7 +120,7 @@ class Server:
             if self.process.poll() is not None:
                 self.__exit__()
                 raise RuntimeError(f"the server exited early; see {self.log.name}")
-            if len(self.worker_pids()) == self.workers:
+            if len(self.worker_pids()) >= self.workers:  # with a Milvus Lite file, its process too
                 try:
                     connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                     connection.request("GET", "/health")
