@@ -19,7 +19,6 @@ hours on this machine's two cores). Questions are always embedded by the real mo
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -27,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from corpora import RESULTS, CalibratedEmbedder, corpus_settings, synthetic_index
-from measuring import BareModel, Client, Memory, Server, Spread, percentile, questions
+from corpora import CalibratedEmbedder, corpus_settings, synthetic_index
+from measuring import BareModel, Client, Memory, Server, Spread, percentile, questions, save_figures
 from run import DEFAULT, LOGS, SERVER_TORCH_THREADS, _hammer
 
 from qa_service.config import Settings
@@ -144,10 +143,7 @@ def main() -> None:
     report: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for passages in arguments.sizes:
         compare(passages, arguments.repeats if passages <= 2_000 else 1, arguments.load_seconds, report)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"backends-{report['started'].replace(':', '')}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nfigures saved in {out.relative_to(RESULTS.parent.parent)}")
+    save_figures(report, "backends")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from corpora import ROOT
+from corpora import RESULTS, ROOT
 
 from qa_service.config import Settings
 from qa_service.evaluation import read_questions
@@ -45,6 +45,14 @@ class Spread:
 
     def as_json(self) -> dict:
         return {"median": self.median, "min": self.low, "max": self.high}
+
+
+def save_figures(report: dict, kind: str) -> None:
+    """The run's figures as JSON in benchmarks/results/, named by kind and start time."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{kind}-{report['started'].replace(':', '')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nfigures saved in {out.relative_to(RESULTS.parent.parent)}")
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

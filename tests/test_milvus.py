@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from qa_service.index.milvus import DOCUMENTS_SUFFIX, MANIFEST, MilvusBackend, b
 from qa_service.lexical import Analyzer
 from qa_service.search import MODES, Searcher
 
-from conftest import CHAPTER, CHAPTER_HEADINGS, CHAPTER_NAME, DEV_QUESTIONS, ROOT, free_port
+from conftest import CHAPTER, CHAPTER_HEADINGS, CHAPTER_NAME, DEV_QUESTIONS, ROOT, asking_throughout, free_port
 
 HELD_OUT = ROOT / "tests" / "fixtures" / "heldout"
 QA_SERVICE = str(Path(sys.executable).parent / "qa-service")
@@ -295,30 +294,11 @@ def test_a_new_generation_goes_live_on_a_served_milvus_lite_file_without_a_faile
     in_milvus = milvus(settings)
     build_index(in_milvus, embedder)
     server = start_server(in_milvus, workers=2, env={"QA_INDEX_BACKEND": "milvus", "QA_ADMIN_TOKEN": TOKEN})
-    asked: list[tuple[float, float, int]] = []
-    stop = threading.Event()
-
-    def ask_in_a_loop():
-        while not stop.is_set() and len(asked) < 5000:
-            started = time.monotonic()
-            status = requests.post(server.url + "/ask", json={"question": QUESTION, "top_k": 3}, timeout=120).status_code
-            asked.append((started, time.monotonic(), status))
-
-    asker = threading.Thread(target=ask_in_a_loop)
-    asker.start()
-    try:
-        while not asked:
-            time.sleep(0.05)
-        note = "# Zeehonden\n\nIn 2023 zijn in de Waddenzee 8.412 gewone zeehonden geteld, meer dan het jaar ervoor.\n"
-        upload_started = time.monotonic()
-        response = requests.post(server.url + "/documents", files={"file": ("zeehonden.md", note.encode())},
-                                 headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600)
-        upload_ended = time.monotonic()
-        while not any(start > upload_ended for start, _, _ in asked):
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        asker.join()
+    note = "# Zeehonden\n\nIn 2023 zijn in de Waddenzee 8.412 gewone zeehonden geteld, meer dan het jaar ervoor.\n"
+    response, upload_started, upload_ended, asked = asking_throughout(
+        lambda: requests.post(server.url + "/ask", json={"question": QUESTION, "top_k": 3}, timeout=120).status_code,
+        lambda: requests.post(server.url + "/documents", files={"file": ("zeehonden.md", note.encode())},
+                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600))
     assert response.status_code == 201, response.text
     generation = response.json()["generation"]
     assert [s for start, end, s in asked if start < upload_ended and end > upload_started], "nothing asked meanwhile"
