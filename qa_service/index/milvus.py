@@ -37,6 +37,7 @@ from ..embedder import Embedder
 from ..lexical import BM25_B, BM25_K1, Analyzer
 from ..passages import Citation, Passage
 from .generation import (
+    IndexUnavailableError,
     IndexUnreachableError,
     NewGeneration,
     NoIndexError,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "qa_service.manifest"  # the collection property that holds a generation's manifest
 DOCUMENTS_SUFFIX = "_documents"
+CONNECT_SECONDS = 3.0  # a reachable Milvus answers in milliseconds; an unreachable one costs a request this
 QUESTION_SECONDS = 10.0  # a call while answering: retried until then, then the question gets a 503
 BUILD_SECONDS = 600.0  # a call while building (inserting, flushing, loading)
 INSERT_BATCH = 500  # passages a request: a few MB, well under Milvus's 64 MB
@@ -112,8 +114,8 @@ class MilvusConnection:
         if self._lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            client = MilvusClient(uri=self.uri, token=self._token, timeout=QUESTION_SECONDS)
-            version = client.get_server_version(timeout=QUESTION_SECONDS)
+            client = MilvusClient(uri=self.uri, token=self._token, timeout=CONNECT_SECONDS)
+            version = client.get_server_version(timeout=CONNECT_SECONDS)
         except Exception as exc:  # pymilvus raises its own exceptions and grpc's
             raise self._unavailable(exc) from None
         if self._lite:
@@ -168,8 +170,9 @@ class MilvusConnection:
                 server_manager_instance.release_server(self.uri)
 
 
-class MissingCollectionError(RuntimeError):
-    """A collection or alias that is not (or no longer) there."""
+class MissingCollectionError(IndexUnavailableError):
+    """A collection or alias that is not (or no longer) there: a generation that a newer build
+    removed while a request was still reading it answers 503, and the next request the new one."""
 
 
 def _is_missing(exc: Exception) -> bool:
