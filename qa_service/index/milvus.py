@@ -147,7 +147,9 @@ class MilvusConnection:
             return getattr(client, method)(*args, timeout=timeout, **kwargs)
         except Exception as exc:
             if _is_missing(exc):
-                raise MissingCollectionError(str(exc)) from None
+                reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
+                raise MissingCollectionError(f"the index in {self.where} is not there or changed while this "
+                                             f"request read it ({reason}): ask again.") from None
             log.warning("%s failed on %s: %s", method, self.where, exc)
             raise self._unavailable(exc) from None
 
