@@ -144,7 +144,15 @@ class MilvusConnection:
         """client.method(*args, **kwargs), bounded by `timeout` seconds with pymilvus' retries."""
         client = self.client()
         try:
-            return getattr(client, method)(*args, timeout=timeout, **kwargs)
+            try:
+                return getattr(client, method)(*args, timeout=timeout, **kwargs)
+            except Exception as exc:
+                # A Milvus Lite that was restarted has forgotten which collections were loaded
+                # (a server remembers): load the collection and ask once more.
+                if method not in ("search", "query") or "load" not in str(exc).lower():
+                    raise
+                client.load_collection(args[0], timeout=BUILD_SECONDS)
+                return getattr(client, method)(*args, timeout=timeout, **kwargs)
         except Exception as exc:
             if _is_missing(exc):
                 reason = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
