@@ -114,7 +114,10 @@ class MilvusConnection:
         if self._lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            client = MilvusClient(uri=self.uri, token=self._token, timeout=CONNECT_SECONDS)
+            # No keep-alive pings on an idle connection: Milvus Lite's server answers them by closing
+            # it ("too_many_pings" in the log); a call on a connection that died fails and is retried.
+            client = MilvusClient(uri=self.uri, token=self._token, timeout=CONNECT_SECONDS,
+                                  grpc_options={"grpc.keepalive_permit_without_calls": 0})
             version = client.get_server_version(timeout=CONNECT_SECONDS)
         except Exception as exc:  # pymilvus raises its own exceptions and grpc's
             raise self._unavailable(exc) from None
