@@ -54,12 +54,12 @@ class StoredVectors:
         raise NotImplementedError("questions are embedded by the real model, in the server")
 
 
-def indexes(passages: int) -> tuple[Settings, Settings, dict]:
+def indexes(passages: int, generated: bool) -> tuple[Settings, Settings, dict]:
     """The corpus's FAISS index (built once, as benchmarks/run.py builds it), a Milvus Lite index
     of the same vectors, and how long each backend took to write the generation."""
     from qa_service.embedder import load_embedder
 
-    faiss = synthetic_index(passages, CalibratedEmbedder() if passages > 2_000 else load_embedder(DEFAULT))
+    faiss = synthetic_index(passages, CalibratedEmbedder() if generated else load_embedder(DEFAULT))
     source = IndexGeneration.open(faiss.index_dir)
     stored = StoredVectors(source)
     seconds = {}
@@ -67,7 +67,7 @@ def indexes(passages: int) -> tuple[Settings, Settings, dict]:
         started = time.perf_counter()
         build_index(faiss.with_changes(index_dir=Path(scratch)), stored, full=True)
         seconds["faiss"] = time.perf_counter() - started
-    milvus = corpus_settings(passages, passages > 2_000).with_changes(index_backend="milvus")
+    milvus = corpus_settings(passages, generated).with_changes(index_backend="milvus")
     milvus = milvus.with_changes(index_dir=milvus.index_dir.parent / (milvus.index_dir.name + "-milvus"))
     started = time.perf_counter()
     build_index(milvus, stored, full=True)
@@ -76,9 +76,9 @@ def indexes(passages: int) -> tuple[Settings, Settings, dict]:
     return faiss, milvus, seconds
 
 
-def compare(passages: int, repeats: int, load_seconds: float, report: dict) -> None:
-    faiss, milvus, build = indexes(passages)
-    vectors = "generated vectors (CalibratedEmbedder)" if passages > 2_000 else "vectors from the model"
+def compare(passages: int, generated: bool, repeats: int, load_seconds: float, report: dict) -> None:
+    faiss, milvus, build = indexes(passages, generated)
+    vectors = "generated vectors (CalibratedEmbedder)" if generated else "vectors from the model"
     print(f"\n{passages:,} passages, {vectors}")
     print(f"   build (writing the generation, embedding left out): FAISS {build['faiss']:.1f} s, Milvus Lite "
           f"{build['milvus']:.1f} s, ratio {build['milvus'] / build['faiss']:.2f}")
@@ -131,7 +131,7 @@ def compare(passages: int, repeats: int, load_seconds: float, report: dict) -> N
             figures["memory_pss_mib"][name] = sum(Memory.of(pid).pss for pid in processes)
         print(f"   memory (PSS of every process of the server, after load): FAISS "
               f"{figures['memory_pss_mib']['faiss']:.0f} MiB, Milvus Lite {figures['memory_pss_mib']['milvus']:.0f} MiB")
-    report[str(passages)] = figures
+    report[f"{passages}-{'generated' if generated else 'model'}"] = figures
 
 
 def main() -> None:
@@ -139,10 +139,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load-seconds", type=float, default=20.0)
+    parser.add_argument("--generated", action="store_true",
+                        help="generated vectors at 2,000 passages too (speed hardly depends on the vectors)")
     arguments = parser.parse_args()
     report: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for passages in arguments.sizes:
-        compare(passages, arguments.repeats if passages <= 2_000 else 1, arguments.load_seconds, report)
+        generated = arguments.generated or passages > 2_000
+        compare(passages, generated, arguments.repeats if passages <= 2_000 else 1, arguments.load_seconds, report)
     save_figures(report, "backends")
 
 
