@@ -88,7 +88,12 @@ class Client:
 
     def ask(self, question: str) -> tuple[int, bytes]:
         body = json.dumps({"question": question})
-        self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        try:
+            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed the connection after its keep-alive time (gunicorn: 2 s idle).
+            self.connection.close()
+            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
         response = self.connection.getresponse()
         return response.status, response.read()
 
