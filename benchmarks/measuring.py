@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from corpora import ROOT
+from corpora import RESULTS, ROOT
 
 from qa_service.config import Settings
 from qa_service.evaluation import read_questions
@@ -45,6 +45,14 @@ class Spread:
 
     def as_json(self) -> dict:
         return {"median": self.median, "min": self.low, "max": self.high}
+
+
+def save_figures(report: dict, kind: str) -> None:
+    """The run's figures as JSON in benchmarks/results/, named by kind and start time."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{kind}-{report['started'].replace(':', '')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nfigures saved in {out.relative_to(RESULTS.parent.parent)}")
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -80,7 +88,12 @@ class Client:
 
     def ask(self, question: str) -> tuple[int, bytes]:
         body = json.dumps({"question": question})
-        self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        try:
+            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed the connection after its keep-alive time (gunicorn: 2 s idle).
+            self.connection.close()
+            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
         response = self.connection.getresponse()
         return response.status, response.read()
 
@@ -106,7 +119,8 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         environment = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
-                       "QA_WORKERS": str(workers), "QA_THREADS": str(threads)}
+                       "QA_WORKERS": str(workers), "QA_THREADS": str(threads),
+                       "QA_INDEX_BACKEND": settings.index_backend, "QA_MILVUS_URI": settings.milvus_uri}
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log, "w")
         self.workers = workers
@@ -119,7 +133,7 @@ class Server:
             if self.process.poll() is not None:
                 self.__exit__()
                 raise RuntimeError(f"the server exited early; see {self.log.name}")
-            if len(self.worker_pids()) == self.workers:
+            if len(self.worker_pids()) >= self.workers:  # with a Milvus Lite file, its process too
                 try:
                     connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                     connection.request("GET", "/health")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import statistics
 import threading
 import time
@@ -35,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from corpora import RESULTS, CalibratedEmbedder, CalibratedVectors, synthetic_index
-from measuring import BareModel, Client, Memory, Server, Spread, percentile, questions
+from measuring import BareModel, Client, Memory, Server, Spread, percentile, questions, save_figures
 
 from qa_service.config import Settings, usable_cores
 
@@ -271,10 +270,7 @@ def main() -> None:
         load(100_000, configurations, min(arguments.repeats, 3), arguments.load_seconds, report)
     if "memory" in arguments.measurements:
         memory(1_000_000, [1, 2, 3], 2, report)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"run-{report['started'].replace(':', '')}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nfigures saved in {out.relative_to(RESULTS.parent.parent)}")
+    save_figures(report, "run")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ _ray = click.option("--ray", "ray_address", metavar="ADDRESS",
                     help="Read and embed on Ray: local, auto or ray://host:10001 [QA_RAY_ADDRESS; empty: here].")
 _ray_actors = click.option("--ray-actors", type=click.IntRange(min=1),
                            help="Embedding actors on Ray [QA_RAY_ACTORS; as many as the cluster has room for].")
+_backend = click.option("--backend", "index_backend", type=click.Choice(["faiss", "milvus"]),
+                        help="Where the index lives: faiss (folders in the index directory) or milvus "
+                             "(QA_MILVUS_URI) [QA_INDEX_BACKEND, faiss].")
 
 
 def _settings(**flags) -> Settings:
@@ -48,14 +51,15 @@ def main():
 @_model
 @_ray
 @_ray_actors
+@_backend
 @click.option("--full", is_flag=True, help="Re-embed every passage instead of reusing unchanged vectors.")
-def build(corpus_dir, index_dir, model, ray_address, ray_actors, full):
+def build(corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, full):
     """Build the index from the corpus, or bring it up to date."""
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError, RayClusterError, build_index
+    from .index import EmptyCorpusError, IndexUnavailableError, RayClusterError, build_index
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, ray_address=ray_address,
-                         ray_actors=ray_actors)
+                         ray_actors=ray_actors, index_backend=index_backend)
     if not settings.corpus_dir.is_dir():
         _fail(f"the corpus directory {settings.corpus_dir} does not exist.")
     try:
@@ -65,7 +69,7 @@ def build(corpus_dir, index_dir, model, ray_address, ray_actors, full):
     click.echo(f"building {settings.index_dir} from {settings.corpus_dir} with {embedder.name}", err=True)
     try:
         report = build_index(settings, embedder, full=full, progress=True)
-    except (EmptyCorpusError, RayClusterError) as exc:
+    except (EmptyCorpusError, IndexUnavailableError, RayClusterError) as exc:
         _fail(str(exc))
     click.echo(report.summary())
 
@@ -77,8 +81,9 @@ def build(corpus_dir, index_dir, model, ray_address, ray_actors, full):
 @_model
 @_ray
 @_ray_actors
+@_backend
 @click.option("--replace", is_flag=True, help="Replace documents of the same name instead of refusing them.")
-def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, replace):
+def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, replace):
     """Copy FILES into the corpus and update the index; they are searchable when it ends."""
     from .corpus import ChangeRefused, NewDocument, document_name
 
@@ -86,7 +91,8 @@ def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, replace):
         documents = [NewDocument(document_name(path.name), path) for path in files]
     except ChangeRefused as exc:
         _fail(str(exc))
-    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, add=documents, replace=replace)
+    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, add=documents,
+                            replace=replace)
     for document in change.documents:
         pages = f", {document.pages} pages" if document.pages else ""
         click.echo(f"{document.name}: {document.title} ({document.passages} passages{pages})")
@@ -100,24 +106,25 @@ def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, replace):
 @_model
 @_ray
 @_ray_actors
-def remove(names, corpus_dir, index_dir, model, ray_address, ray_actors):
+@_backend
+def remove(names, corpus_dir, index_dir, model, ray_address, ray_actors, index_backend):
     """Remove documents from the corpus and the index, by NAMES as citations give them."""
-    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, remove=list(names))
+    change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, remove=list(names))
     click.echo(f"removed {', '.join(change.removed)}")
     click.echo(change.report.summary())
 
 
-def _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, **change):
+def _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, **change):
     from .corpus import ChangeRefused, change_corpus
     from .embedder import ModelError, load_embedder
-    from .index import EmptyCorpusError, RayClusterError
+    from .index import EmptyCorpusError, IndexUnavailableError, RayClusterError
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, ray_address=ray_address,
-                         ray_actors=ray_actors)
+                         ray_actors=ray_actors, index_backend=index_backend)
     try:
         embedder = load_embedder(settings)
         return change_corpus(settings, embedder, progress=True, **change)
-    except (ChangeRefused, EmptyCorpusError, ModelError, RayClusterError) as exc:
+    except (ChangeRefused, EmptyCorpusError, IndexUnavailableError, ModelError, RayClusterError) as exc:
         _fail(str(exc))
 
 
@@ -125,24 +132,27 @@ def _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, **chan
 @_corpus
 @_index
 @_model
+@_backend
 @click.option("--host", help="Address to listen on [QA_HOST, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [QA_PORT, 8000].")
 @click.option("--workers", type=int, help="Worker processes [QA_WORKERS, usable cores + 1, at most 8].")
-def serve(corpus_dir, index_dir, model, host, port, workers):
+def serve(corpus_dir, index_dir, model, index_backend, host, port, workers):
     """Serve the API and the chat page with gunicorn."""
     from .server import serve as run
 
-    run(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, host=host, port=port, workers=workers))
+    run(_settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model, index_backend=index_backend, host=host,
+                  port=port, workers=workers))
 
 
 @main.command()
 @click.argument("question")
 @_index
 @_model
+@_backend
 @click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-def ask(question, index_dir, model, top_k, mode, as_json):
+def ask(question, index_dir, model, index_backend, top_k, mode, as_json):
     """Ask a question in the terminal."""
     from .embedder import ModelError
     from .index import IndexUnavailableError
@@ -150,7 +160,7 @@ def ask(question, index_dir, model, top_k, mode, as_json):
 
     if not question.strip():
         _fail("the question is empty.", 2)
-    settings = _settings(index_dir=index_dir, model=model)
+    settings = _settings(index_dir=index_dir, model=model, index_backend=index_backend)
     try:
         answer = _searcher(settings).ask(question.strip(), top_k=top_k, mode=mode)
     except (IndexUnavailableError, ModelError) as exc:
@@ -182,7 +192,7 @@ def _evaluated_searchers(base: Settings, models: Sequence[str], progress: bool) 
     from this corpus with this model, otherwise a temporary one, so the configured index stays
     untouched."""
     from .embedder import ModelError, load_embedder
-    from .index import LiveIndex, build_index, is_up_to_date
+    from .index import IndexUnavailableError, LiveIndex, build_index, is_up_to_date
     from .search import Searcher
 
     for model in models or (base.model,):
@@ -192,10 +202,18 @@ def _evaluated_searchers(base: Settings, models: Sequence[str], progress: bool) 
         except ModelError as exc:
             _fail(str(exc))
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-            if not is_up_to_date(settings, embedder):
-                settings = settings.with_changes(index_dir=Path(scratch))
-                build_index(settings, embedder, progress=progress)
-            yield embedder.name, Searcher(embedder, LiveIndex(settings, embedder), _confidence(settings, embedder))
+            # With Milvus, a temporary index is a Milvus Lite file in the scratch folder.
+            try:
+                if not is_up_to_date(settings, embedder):
+                    settings = settings.with_changes(index_dir=Path(scratch), milvus_uri="")
+                    build_index(settings, embedder, progress=progress)
+                live_index = LiveIndex(settings, embedder)
+            except IndexUnavailableError as exc:
+                _fail(str(exc))
+            try:
+                yield embedder.name, Searcher(embedder, live_index, _confidence(settings, embedder))
+            finally:
+                live_index.close()
 
 
 def _confidence(settings: Settings, embedder):
@@ -217,12 +235,13 @@ def _read(reader, path: Path):
 @click.argument("questions_file", type=click.Path(path_type=Path))
 @_corpus
 @_index
+@_backend
 @click.option("--model", "models", multiple=True, help="Model to evaluate; repeat to compare several [QA_MODEL].")
 @click.option("--top-k", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--unanswerable", "unanswerable_file", type=click.Path(path_type=Path),
               help="Questions the documents do not answer (JSONL: question, kind): how often the service says so.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, unanswerable_file, as_json):
+def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, models, top_k, unanswerable_file, as_json):
     """Measure the service on a JSONL file of questions: dense, lexical and hybrid side by side.
 
     Each line: {"question", "document", "expect", "page"?, "kind"?}. A hit is a passage of that
@@ -248,7 +267,7 @@ def evaluate_command(questions_file, corpus_dir, index_dir, models, top_k, unans
 
     questions = _read(read_questions, questions_file)
     unanswerable = _read(read_unanswerable, unanswerable_file) if unanswerable_file else None
-    base = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    base = _settings(corpus_dir=corpus_dir, index_dir=index_dir, index_backend=index_backend)
     report = {}
     for model, searcher in _evaluated_searchers(base, models, progress=not as_json):
         figures = {"modes": evaluate(searcher, questions, top_k=top_k)}

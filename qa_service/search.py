@@ -22,8 +22,9 @@ import numpy as np
 
 from .confidence import ConfidenceModel, Evidence, confidence_model_for
 from .embedder import Embedder
-from .index import IndexGeneration, LiveIndex, dequantized
-from .lexical import top_rows
+from .index import Generation, LiveIndex, dequantized
+from .index.lexical_search import LexicalRanking
+from .lexical import inverse_document_frequency
 from .passages import Passage
 
 MODES = ("hybrid", "dense", "lexical")
@@ -89,11 +90,12 @@ class Searcher:
         query_vector = self.embedder.embed_queries([question])[0]
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
-        bm25 = generation.lexical.scores(question)
+        # Every mode ranks by BM25 too: confidence reads the BM25 scores of the passages it judges.
+        bm25 = generation.lexical.ranking(question, CANDIDATES)
         if mode != "lexical":
             dense = dict(generation.dense.search(query_vector, CANDIDATES))
         if mode != "dense":
-            lexical = dict(top_rows(bm25, CANDIDATES)) if bm25 is not None else {}
+            lexical = dict(bm25.top) if bm25 is not None else {}
         if mode == "hybrid":
             ranked = self._fuse(generation, query_vector, dense, bm25, lexical)
         else:
@@ -127,28 +129,28 @@ class Searcher:
         return Answer(question, mode, hits, generation.name, took_ms, answered)
 
     @staticmethod
-    def _evidence(generation: IndexGeneration, question: str, query_vector: np.ndarray, rows: list[int],
-                  records: dict[int, Passage], bm25: np.ndarray | None) -> list[Evidence]:
+    def _evidence(generation: Generation, question: str, query_vector: np.ndarray, rows: list[int],
+                  records: dict[int, Passage], bm25: LexicalRanking | None) -> list[Evidence]:
         """What each passage offers as an answer, in terms that do not depend on the other candidates."""
         if not rows:
             return []
         cosines = generation.dense.similarities(query_vector, rows)
         sentences = generation.best_sentence_similarities(query_vector, rows)
-        lexical = generation.lexical
-        analyzer = lexical.analyzer
+        bm25_scores = bm25.scores(rows) if bm25 is not None else np.zeros(len(rows))
+        analyzer = generation.lexical.analyzer
         stems = set(analyzer.stems(question))
-        idf = {stem: lexical.idf(stem) for stem in stems}
-        possible = sum(idf.values())
-        english = analyzer.english_share(question)
-        unknown = sum(not lexical.knows(stem) for stem in stems) / len(stems) if stems else 0.0
         names, numbers = analyzer.specifics(question)
-        names_unknown = sum(not lexical.knows(name) for name in names) / len(names) if names else 0.0
-        # A rare name or number the passage lacks tells more than a common one ("Nederland", "2023").
-        weight = {term: lexical.idf(term) for term in [*names, *numbers]}
+        frequency = generation.lexical.document_frequencies(sorted(stems | set(names) | set(numbers)))
+        idf = {term: inverse_document_frequency(count, generation.passage_count) for term, count in frequency.items()}
+        possible = sum(idf[stem] for stem in stems)
+        english = analyzer.english_share(question)
+        unknown = sum(frequency[stem] == 0 for stem in stems) / len(stems) if stems else 0.0
+        names_unknown = sum(frequency[name] == 0 for name in names) / len(names) if names else 0.0
 
         def absent(terms: list[str], held: set[str]) -> float:
-            total = sum(weight[t] for t in terms)
-            return sum(weight[t] for t in terms if t not in held) / total if total > 0 else 0.0
+            # A rare name or number the passage lacks tells more than a common one ("Nederland", "2023").
+            total = sum(idf[t] for t in terms)
+            return sum(idf[t] for t in terms if t not in held) / total if total > 0 else 0.0
 
         found = []
         for i, row in enumerate(rows):
@@ -156,7 +158,7 @@ class Searcher:
             found.append(Evidence(
                 cosine=float(cosines[i]),
                 sentence_cosine=float(max(sentences[i], cosines[i])),
-                lexical=float(bm25[row]) / possible if bm25 is not None and possible > 0 else 0.0,
+                lexical=float(bm25_scores[i]) / possible if possible > 0 else 0.0,
                 coverage=sum(idf[stem] for stem in stems & held) / possible if possible > 0 else 0.0,
                 unknown=unknown * (1 - english),
                 names_unknown=names_unknown,
@@ -167,7 +169,7 @@ class Searcher:
         return found
 
     @staticmethod
-    def _fuse(generation: IndexGeneration, query_vector, dense, bm25, lexical) -> list[tuple[int, float]]:
+    def _fuse(generation: Generation, query_vector, dense, bm25, lexical) -> list[tuple[int, float]]:
         pool = list(dict.fromkeys([*dense, *lexical]))
         if not pool:
             return []
@@ -176,7 +178,7 @@ class Searcher:
         unscored = np.flatnonzero(np.isnan(cosines))
         if len(unscored):
             cosines[unscored] = generation.dense.similarities(query_vector, [pool[i] for i in unscored])
-        bm25_scores = np.asarray(bm25[pool] if bm25 is not None else np.zeros(len(pool)), np.float64)
+        bm25_scores = np.asarray(bm25.scores(pool) if bm25 is not None else np.zeros(len(pool)), np.float64)
         fused = standard_score_fusion(cosines, bm25_scores)
         order = np.argsort(-fused, kind="stable")
         best = order[:SENTENCE_RESCORED]

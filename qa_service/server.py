@@ -6,7 +6,11 @@ import json
 import logging
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from gunicorn import util
@@ -126,11 +130,45 @@ def _forget_live_figures(server, worker) -> None:
 
 def serve(settings: Settings) -> None:
     """Serve until stopped. The workers share a folder made fresh for this run and removed at
-    its end: the rate-limit counters, and each worker's metrics files, which /metrics adds up."""
+    its end: the rate-limit counters, and each worker's metrics files, which /metrics adds up.
+    An index in a Milvus Lite file is served to the workers by a Milvus Lite process of its own
+    (only one process may open the file), which ends with the server."""
     settings = settings.with_changes(runtime_dir=Path(tempfile.mkdtemp(prefix="qa-service-")))
     settings.metrics_dir.mkdir()
     os.environ[MULTIPROCESS_DIR] = str(settings.metrics_dir)
+    lite = None
     try:
+        if settings.milvus_lite_file:
+            lite, uri = serve_milvus_lite(settings.milvus_lite_file, settings.runtime_dir / "milvus-lite.log")
+            settings = settings.with_changes(milvus_uri=uri)
         ProductionServer(settings).run()
     finally:
+        if lite is not None:
+            lite.terminate()
+            lite.wait()
         shutil.rmtree(settings.runtime_dir, ignore_errors=True)
+
+
+def serve_milvus_lite(path: str, log_file: Path) -> tuple[subprocess.Popen, str]:
+    """Milvus Lite serving the file `path` on a loopback port, in a process of its own: the
+    address the workers use instead of the file. If it cannot start (another process holds the
+    file), the workers find nothing at the address and answer 503 saying so."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from milvus_lite.cmdline import main; main()", "server", "--data-dir", path,
+               "--host", "127.0.0.1", "--port", str(port)]
+    with open(log_file, "ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    if process.poll() is not None:
+        logging.getLogger("qa_service").error("Milvus Lite could not open %s: %s", path,
+                                              log_file.read_text(errors="replace")[-2000:])
+    return process, f"http://127.0.0.1:{port}"

@@ -208,3 +208,35 @@ def browser():
     yield chromium
     chromium.close()
     playwright.stop()
+
+
+def asking_throughout(ask, action):
+    """Ask questions in a loop (`ask()` returns a status) from before `action()` starts until one
+    is asked after it ended. Returns what `action()` returned, when it started and ended, and
+    the (start, end, status) of every question."""
+    import threading
+    import time
+
+    asked: list[tuple[float, float, int]] = []
+    stop = threading.Event()
+
+    def ask_in_a_loop():
+        while not stop.is_set() and len(asked) < 5000:
+            started = time.monotonic()
+            status = ask()
+            asked.append((started, time.monotonic(), status))
+
+    asker = threading.Thread(target=ask_in_a_loop)
+    asker.start()
+    try:
+        while not asked:
+            time.sleep(0.05)
+        action_started = time.monotonic()
+        result = action()
+        action_ended = time.monotonic()
+        while not any(start > action_ended for start, _, _ in asked):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        asker.join()
+    return result, action_started, action_ended, asked

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ from sample_files import write_pdf
 
 from qa_service.index import build_index, current_generation_name
 
-from conftest import CHAPTER, snapshot
+from conftest import CHAPTER, asking_throughout, snapshot
 
 TOKEN = "live-admin-token-81c2"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -71,37 +70,21 @@ def leftovers(index_dir: Path) -> list[str]:
 def test_a_pdf_added_to_a_running_server_answers_with_its_page_and_no_question_fails(start_server, settings, embedder, tmp_path):
     build_index(settings, embedder)
     server = start_server(settings, workers=2, env={"QA_ADMIN_TOKEN": TOKEN})
-    asked: list[tuple[float, float, int]] = []  # (start, end, status) of every question
-    stop = threading.Event()
+    pages = [
+        [("Zeehondentelling 2023", 20, True), None, ("Een telling van de zeehonden in de Waddenzee.", 10, False)],
+        [("Resultaten", 14, True),
+         ("In 2023 zijn in de Waddenzee 8.412 gewone zeehonden geteld, meer dan in 2022.", 10, False),
+         ("De grijze zeehond werd 1.706 keer gezien.", 10, False)],
+    ]
+    pdf = write_pdf(tmp_path / "zeehonden.pdf", pages, labels=[(0, "ARABIC", 6)])
 
-    def ask_in_a_loop():
-        while not stop.is_set() and len(asked) < 5000:
-            started = time.monotonic()
-            status = ask(server, CHAPTER_QUESTION).status_code
-            asked.append((started, time.monotonic(), status))
-
-    asker = threading.Thread(target=ask_in_a_loop)
-    asker.start()
-    try:
-        while not asked:
-            time.sleep(0.05)
-        pages = [
-            [("Zeehondentelling 2023", 20, True), None, ("Een telling van de zeehonden in de Waddenzee.", 10, False)],
-            [("Resultaten", 14, True),
-             ("In 2023 zijn in de Waddenzee 8.412 gewone zeehonden geteld, meer dan in 2022.", 10, False),
-             ("De grijze zeehond werd 1.706 keer gezien.", 10, False)],
-        ]
-        pdf = write_pdf(tmp_path / "zeehonden.pdf", pages, labels=[(0, "ARABIC", 6)])
-        upload_started = time.monotonic()
+    def upload():
         with open(pdf, "rb") as handle:
-            response = requests.post(server.url + "/documents", files={"file": ("zeehonden.pdf", handle)},
-                                     headers=AUTH, timeout=600)
-        upload_ended = time.monotonic()
-        while not any(start > upload_ended for start, _, _ in asked):
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        asker.join()
+            return requests.post(server.url + "/documents", files={"file": ("zeehonden.pdf", handle)},
+                                 headers=AUTH, timeout=600)
+
+    response, upload_started, upload_ended, asked = asking_throughout(
+        lambda: ask(server, CHAPTER_QUESTION).status_code, upload)
 
     assert response.status_code == 201, response.text
     body = response.json()

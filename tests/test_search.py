@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from qa_service.index import LiveIndex
+from qa_service.lexical import ScoredRanking
 from qa_service.search import Searcher, standard_score_fusion
 
 
@@ -54,7 +55,8 @@ def test_a_passage_with_a_sentence_closer_than_itself_rises_and_nothing_falls():
     bm25 = np.zeros(14)
     bm25[[10, 11, 12, 13]] = [1.0, 1.0, 1.0, 0.5]
     before = dict(zip([10, 11, 12, 13], standard_score_fusion([0.50, 0.45, 0.30, 0.20], bm25[[10, 11, 12, 13]])))
-    ranked = Searcher._fuse(pool, np.zeros(3), {10: 0.50, 11: 0.45}, bm25, {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5})
+    ranked = Searcher._fuse(pool, np.zeros(3), {10: 0.50, 11: 0.45}, ScoredRanking([], bm25),
+                            {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5})
     assert pool.looked_up == [12, 13]  # the dense search's own cosines are used for 10 and 11
     assert [row for row, _ in ranked] == [11, 10, 12, 13]
     assert all(score >= before[row] - 1e-6 for row, score in ranked)
@@ -67,7 +69,7 @@ def test_only_the_best_of_the_fused_ranking_are_compared_sentence_by_sentence(mo
     monkeypatch.setattr(search, "SENTENCE_RESCORED", 2)
     pool = PoolScores(cosines={1: 0.6, 2: 0.5, 3: 0.4}, sentences={1: 0.6, 2: 0.5, 3: 0.9})
     bm25 = np.array([0.0, 1.0, 1.0, 1.0])
-    ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, bm25, {})
+    ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, ScoredRanking([], bm25), {})
     assert sorted(pool.rescored) == [1, 2] and [row for row, _ in ranked] == [1, 2, 3]
 
 

@@ -1,6 +1,8 @@
-"""The index: generations on disk (`generation`), how a build makes one (`build`), the passage
-store (`store`), vector reuse across builds (`vector_cache`), and the vector search backends
-behind one interface (`vector_search`; FAISS in `faiss`); builds on a Ray cluster (`ray_build`).
+"""The index: generations and the live one (`generation`), how a build makes one (`build`), the
+two backends that hold them side by side (`local`: folders with FAISS, bm25s and SQLite;
+`milvus`: collections in Milvus behind an alias), the passage store (`store`), vector reuse
+across builds (`vector_cache`), builds on a Ray cluster (`ray_build`), and the search
+interfaces the searcher uses (`vector_search`, `lexical_search`; FAISS in `faiss`).
 
 The names the rest of the service uses are gathered here.
 """
@@ -12,11 +14,13 @@ from .generation import (
     STAGING_PREFIX,
     BuildInProgressError,
     EmptyCorpusError,
+    Generation,
     IndexGeneration,
     IndexMismatchError,
     IndexUnavailableError,
     LiveIndex,
     NoIndexError,
+    backend_for,
     build_lock,
     clean_up,
     current_generation_name,
@@ -29,8 +33,8 @@ from .vector_search import EXACT_UP_TO, HNSW_UP_TO, IndexType, VectorSearch, ind
 
 __all__ = [
     "EXACT_UP_TO", "HNSW_UP_TO", "INCOMING_PREFIX", "STAGING_PREFIX", "BuildInProgressError", "BuildReport",
-    "DocumentSummary", "EmptyCorpusError", "FaissVectorSearch", "IndexGeneration", "IndexMismatchError",
-    "IndexType", "IndexUnavailableError", "LiveIndex", "NoIndexError", "RayClusterError", "VectorSearch", "build_generation",
-    "build_index", "build_lock", "clean_up", "current_generation_name", "dequantized", "file_digests",
-    "fsync_directory", "index_type_for", "is_up_to_date", "read_corpus",
+    "DocumentSummary", "EmptyCorpusError", "FaissVectorSearch", "Generation", "IndexGeneration", "IndexMismatchError",
+    "IndexType", "IndexUnavailableError", "LiveIndex", "NoIndexError", "RayClusterError", "VectorSearch", "backend_for",
+    "build_generation", "build_index", "build_lock", "clean_up", "current_generation_name", "dequantized",
+    "file_digests", "fsync_directory", "index_type_for", "is_up_to_date", "read_corpus",
 ]

@@ -1,12 +1,12 @@
-"""Build a generation from the corpus: read and split the documents, embed what changed, write
-BM25, the vector index, the passage store and the manifest, then make it current."""
+"""Build a generation from the corpus: read and split the documents, embed what changed, then
+have the backend write the generation (FAISS: local.py; Milvus: milvus.py) and make it current.
+
+Reading and embedding are the same for every backend; only the writing differs."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import secrets
 import time
 from collections import Counter
@@ -22,25 +22,22 @@ from tqdm import tqdm
 from ..config import Settings
 from ..documents import Document, DocumentError, corpus_files, read_document
 from ..embedder import Embedder
-from ..lexical import Analyzer, LexicalIndex
 from ..passages import Passage, split_document
-from .faiss import FaissVectorSearch
 from .generation import (
-    BUILDING_PREFIX,
     FORMAT_VERSION,
     EmptyCorpusError,
-    IndexGeneration,
+    Generation,
+    GenerationBackend,
     IndexMismatchError,
     IndexUnavailableError,
+    NewGeneration,
     NoIndexError,
+    backend_for,
     build_lock,
     clean_up,
-    current_generation_name,
-    fsync_directory,
-    publish_generation,
 )
 from .ray_build import RayCluster, build_cluster
-from .store import DocumentSummary, write_store
+from .store import DocumentSummary
 from .vector_cache import embedding_key, passage_vectors
 from .vector_search import index_type_for
 
@@ -148,18 +145,21 @@ def _summaries(corpus: _Corpus) -> dict[str, DocumentSummary]:
 
 def is_up_to_date(settings: Settings, embedder: Embedder) -> bool:
     """Whether the current generation was built from the corpus as it is, with this model."""
+    backend = backend_for(settings)
     try:
-        generation = IndexGeneration.open(settings.index_dir, settings.language, embedder)
+        generation = backend.open(settings.language, embedder)
     except IndexUnavailableError:
+        backend.close()
         return False
     try:
         digests = file_digests(corpus_files(settings.corpus_dir))
         return _indexes_as_asked(generation, corpus_fingerprint(digests), settings.language)
     finally:
         generation.close()
+        backend.close()
 
 
-def _indexes_as_asked(generation: "IndexGeneration", fingerprint: str, language: str) -> bool:
+def _indexes_as_asked(generation: Generation, fingerprint: str, language: str) -> bool:
     """Whether a generation holds this corpus, with BM25 for this language and the vector index
     this version chooses for its size (an update build then rebuilds them, reusing the vectors)."""
     manifest, wanted = generation.manifest, index_type_for(generation.passage_count)
@@ -194,17 +194,21 @@ def build_generation(
     while). `before_publish` runs after the new generation is complete and before it goes
     live: the moment to move added files into the corpus. With QA_RAY_ADDRESS the corpus is
     read and embedded on that Ray cluster, and everything else happens here as without it."""
-    with build_cluster(settings, embedder, progress) as cluster:
-        return _build_generation(settings, embedder, sources, full, progress, already_read, before_publish, cluster)
+    backend = backend_for(settings)
+    try:
+        with build_cluster(settings, embedder, progress) as cluster:
+            return _build(settings, embedder, backend, sources, full, progress, already_read, before_publish, cluster)
+    finally:
+        backend.close()
 
 
-def _build_generation(settings, embedder, sources, full, progress, already_read, before_publish,
-                      cluster: RayCluster | None) -> BuildReport:
-    index_dir = settings.index_dir
+def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, sources: Sequence[tuple[Path, str]],
+           full: bool, progress: bool, already_read: Mapping[str, Document],
+           before_publish: Callable[[], None] | None, cluster: RayCluster | None) -> BuildReport:
     started = time.perf_counter()
     digests = file_digests(sources)
     fingerprint = corpus_fingerprint(digests)
-    previous = _previous_generation(index_dir, embedder, settings.language)
+    previous = _previous_generation(backend, embedder, settings.language)
     if previous and not full and _indexes_as_asked(previous, fingerprint, settings.language):
         report = BuildReport(previous.name, documents=int(previous.manifest["documents"]),
                              passages=previous.passage_count, up_to_date=True,
@@ -242,18 +246,8 @@ def _build_generation(settings, embedder, sources, full, progress, already_read,
     if previous:
         previous.close()
 
-    name = _new_generation_name()
-    staging = index_dir / (BUILDING_PREFIX + name)
-    staging.mkdir(parents=True)
-    np.save(staging / "vectors.npy", vectors)
     index_type = index_type_for(len(vectors))
-    dense = FaissVectorSearch.build(vectors, index_type)
-    dense.save(staging)
-    np.save(staging / "sentence_vectors.npy", sentence_vectors)
-    np.save(staging / "sentence_offsets.npy", offsets)
-    analyzer = Analyzer(settings.language)
-    LexicalIndex.build([p.contextual_text() for p in corpus.passages], analyzer).save(staging / "bm25")
-    write_store(staging / "passages.sqlite", corpus.passages, keys, corpus.documents, report.indexed)
+    name = _new_generation_name()
     manifest = {
         "format_version": FORMAT_VERSION,
         "generation": name,
@@ -268,30 +262,29 @@ def _build_generation(settings, embedder, sources, full, progress, already_read,
         "build": cluster.record() if cluster else {"engine": "local"},
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    for path in staging.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    os.rename(staging, index_dir / name)
-    fsync_directory(index_dir)
-    if before_publish:
-        before_publish()
-    publish_generation(index_dir, name)
+    try:
+        backend.write(NewGeneration(name, manifest, corpus.passages, keys, corpus.documents, report.indexed, vectors,
+                                    sentence_vectors, offsets))
+        if before_publish:
+            before_publish()
+        backend.publish(name)
+    except BaseException:
+        backend.discard(name)  # a generation that never went live leaves nothing behind
+        raise
     clean_up(settings)
     report.generation = name
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _previous_generation(index_dir: Path, embedder: Embedder, language: str) -> "IndexGeneration | None":
+def _previous_generation(backend: GenerationBackend, embedder: Embedder, language: str) -> Generation | None:
     """The current generation if its vectors can be reused with this embedder."""
     try:
-        return IndexGeneration.open(index_dir, language, embedder)
+        return backend.open(language, embedder)
     except IndexMismatchError:
         return None
     except NoIndexError as exc:
-        if current_generation_name(index_dir) is not None:
+        if backend.current_name() is not None:
             log.warning("every passage will be embedded again: %s", exc)
         return None
 

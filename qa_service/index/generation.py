@@ -1,10 +1,12 @@
-"""Index generations on disk: publish one, load the live one, switch when it changes.
+"""Index generations: what a generation offers the searcher, the live one and the switch to a new
+one, and the FAISS backend's generations on disk.
 
-An index directory holds immutable generation folders and a `CURRENT` file naming the live
-one. A build writes a complete new generation beside the live one, then replaces `CURRENT`
-atomically, so readers see the old index or the new one, never half of either. A running
+A build writes a complete new generation beside the live one, then moves the `CURRENT` pointer
+to it in one step, so readers see the old index or the new one, never half of either. A running
 server notices the new pointer and switches; requests in flight finish on the generation
-they started with.
+they started with. Where generations live is the backend's business (`GenerationBackend`): with
+FAISS, immutable folders in the index directory and a `CURRENT` file naming the live one (this
+module and local.py); with Milvus, collections and an alias (milvus.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Hashable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -28,9 +31,14 @@ from ..config import Settings
 from ..embedder import Embedder
 from ..lexical import Analyzer, LexicalIndex
 from .faiss import FaissVectorSearch
-from .store import PassageStore
+from .lexical_search import LexicalSearch
+from .store import DocumentSummary, PassageStore
 from .vector_cache import dequantized
 from .vector_search import IndexType, VectorSearch
+
+if TYPE_CHECKING:
+    from ..documents import Document, Line
+    from ..passages import Passage
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +63,122 @@ class IndexMismatchError(IndexUnavailableError):
     pass
 
 
+class IndexUnreachableError(IndexUnavailableError):
+    """The engine that holds the index cannot be reached now (Milvus); every request tries again."""
+
+
 class BuildInProgressError(RuntimeError):
     pass
 
 
 class EmptyCorpusError(RuntimeError):
     """A build that would index no passage at all; nothing was built or changed."""
+
+
+class PassageSource(Protocol):
+    """A generation's passages, documents and their lines, by row or by name (`store`)."""
+
+    def passages(self, rows: Sequence[int]) -> dict[int, "Passage"]: ...
+    def documents(self) -> list[DocumentSummary]: ...
+    def document_digests(self) -> dict[str, str]: ...
+    def section_headings(self, limit: int) -> list[str]: ...
+    def document_lines(self, name: str) -> list["Line"]: ...
+
+
+class Generation(Protocol):
+    """One loaded, immutable generation, whichever backend holds it: what the searcher, the API
+    and the pages read (rows are passage numbers 0..n-1 throughout), and what a build reuses.
+    `IndexGeneration` (below) is FAISS's, `MilvusGeneration` (milvus.py) Milvus's."""
+
+    name: str
+    manifest: dict
+    dense: VectorSearch
+    lexical: LexicalSearch
+    store: PassageSource
+
+    @property
+    def passage_count(self) -> int: ...
+
+    def sentences_of(self, row: int) -> np.ndarray:
+        """The int8 vectors of a passage's sentences, in order."""
+
+    def best_sentence_similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """For each row, the cosine of the question vector with the passage's closest sentence."""
+
+    def reused_vectors(self, keys: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(i, passage vector, int8 sentence vectors) for each keys[i] this generation holds
+        vectors for (see vector_cache.embedding_key)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class NewGeneration:
+    """Everything a backend writes for a generation; row r is passage r in every part."""
+
+    name: str
+    manifest: dict
+    passages: Sequence["Passage"]
+    keys: Sequence[str]  # embedding keys, by row
+    documents: Sequence["Document"]
+    summaries: dict[str, DocumentSummary]
+    vectors: np.ndarray  # float32, one per passage
+    sentence_vectors: np.ndarray  # int8; passage r's are rows offsets[r] to offsets[r + 1]
+    offsets: np.ndarray
+
+
+class GenerationBackend(Protocol):
+    """Where generations live and which one is current (`CURRENT`): local.py, milvus.py."""
+
+    def pointer(self) -> Hashable | None:
+        """Changes whenever CURRENT moves; cheap enough to ask at every request."""
+
+    def current_name(self) -> str | None: ...
+
+    def open(self, language: str, embedder: Embedder | None = None) -> Generation:
+        """The current generation; with `embedder`, only if it was built with that model."""
+
+    def write(self, generation: NewGeneration) -> None:
+        """Store a complete generation beside the live one, without making it current."""
+
+    def publish(self, name: str) -> None:
+        """Make a written generation current, in one step."""
+
+    def discard(self, name: str) -> None:
+        """Remove a generation that was (partly) written but never published."""
+
+    def prune(self, keep: int) -> None:
+        """Remove half-written generations and all but the last `keep` (never the current one)."""
+
+    def close(self) -> None: ...
+
+
+def backend_for(settings: Settings) -> GenerationBackend:
+    """The backend QA_INDEX_BACKEND names."""
+    if settings.index_backend == "milvus":
+        from .milvus import MilvusBackend
+
+        return MilvusBackend(settings)
+    from .local import LocalBackend
+
+    return LocalBackend(settings)
+
+
+def check_manifest(manifest: dict, where: str, embedder: Embedder | None) -> None:
+    """Refuse a generation of another format, or of another model than `embedder`'s."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {where} has format {manifest.get('format_version')}, this version reads "
+            f"{FORMAT_VERSION}: rebuild it with `qa-service build --full`."
+        )
+    if embedder is not None:
+        model, dimension = manifest.get("model"), manifest.get("dimension")
+        if model != embedder.name or dimension != embedder.dimension:
+            raise IndexMismatchError(
+                f"the index was built with the model {model!r} ({dimension} dimensions) but the service "
+                f"uses {embedder.name!r} ({embedder.dimension} dimensions): rebuild it with "
+                "`qa-service build --full`, or set QA_MODEL to the index's model."
+            )
 
 
 
@@ -123,6 +241,15 @@ def clean_up(settings: Settings, keep: int = KEEP_GENERATIONS) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in [*index_dir.glob(f".{POINTER}.*.tmp"), *settings.corpus_dir.glob(INCOMING_PREFIX + "*")]:
         leftover.unlink(missing_ok=True)
+    backend = backend_for(settings)
+    try:
+        backend.prune(keep)
+    finally:
+        backend.close()
+
+
+def prune_generation_folders(index_dir: Path, keep: int) -> None:
+    """Remove the generation folders older than the last `keep`, except the current one."""
     current = current_generation_name(index_dir)
     generations = [p for p in _generations(index_dir)]
     for old in generations[: max(0, len(generations) - keep)]:
@@ -181,19 +308,7 @@ class IndexGeneration:
             manifest = json.loads((directory / "manifest.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError) as exc:
             raise NoIndexError(f"the index generation {name} in {index_dir} is unreadable ({exc}): run `qa-service build --full`.") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"the index in {index_dir} has format {manifest.get('format_version')}, this version reads "
-                f"{FORMAT_VERSION}: rebuild it with `qa-service build --full`."
-            )
-        if embedder is not None:
-            model, dimension = manifest.get("model"), manifest.get("dimension")
-            if model != embedder.name or dimension != embedder.dimension:
-                raise IndexMismatchError(
-                    f"the index was built with the model {model!r} ({dimension} dimensions) but the service "
-                    f"uses {embedder.name!r} ({embedder.dimension} dimensions): rebuild it with "
-                    "`qa-service build --full`, or set QA_MODEL to the index's model."
-                )
+        check_manifest(manifest, str(index_dir), embedder)
         try:
             return cls(directory, manifest, language)
         except (OSError, ValueError, KeyError, RuntimeError, sqlite3.DatabaseError) as exc:  # RuntimeError: FAISS
@@ -227,6 +342,13 @@ class IndexGeneration:
         best[some] = np.maximum.reduceat(similarity, first[some])
         return best
 
+    def reused_vectors(self, keys: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        cached = self.store.vector_cache()
+        for i, key in enumerate(keys):
+            row = cached.get(key)
+            if row is not None:
+                yield i, self.vectors[row], self.sentences_of(row)
+
     def close(self) -> None:
         self.store.close()
 
@@ -234,7 +356,8 @@ class IndexGeneration:
 class LiveIndex:
     """The generation a server answers from; switches when CURRENT changes.
 
-    `current()` costs one stat() when nothing changed. The request that notices a new pointer
+    `current()` costs one look at the pointer when nothing changed (a stat() with FAISS, the
+    alias with Milvus). The request that notices a new pointer
     loads it; requests that arrive meanwhile keep answering from the old generation. A pointer
     that cannot be used leaves the old generation answering; it is not tried again while it
     names an index of another model, and tried again after RETRY_SECONDS if it failed to load.
@@ -243,25 +366,19 @@ class LiveIndex:
     RETRY_SECONDS = 30.0
 
     def __init__(self, settings: Settings, embedder: Embedder,
-                 on_switch: Callable[[IndexGeneration], None] | None = None):
+                 on_switch: Callable[["Generation"], None] | None = None):
         self.settings = settings
         self.embedder = embedder
         self.on_switch = on_switch  # told of each generation this process starts answering from
-        self._generation: IndexGeneration | None = None
-        self._seen: tuple | None = None
+        self.backend = backend_for(settings)
+        self._generation: Generation | None = None
+        self._seen: Hashable | None = None
         # The pointer last refused: its state, the refusal, and when to try it again.
-        self._refused: tuple[tuple, IndexUnavailableError, float] | None = None
+        self._refused: tuple[Hashable, IndexUnavailableError, float] | None = None
         self._loading = threading.Lock()
 
-    def _pointer_state(self) -> tuple | None:
-        try:
-            stat = (self.settings.index_dir / POINTER).stat()
-        except FileNotFoundError:
-            return None
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-    def current(self) -> IndexGeneration:
-        state = self._pointer_state()
+    def current(self) -> Generation:
+        state = self.backend.pointer()
         generation = self._generation
         if generation is not None and state == self._seen:
             return generation
@@ -274,9 +391,9 @@ class LiveIndex:
                 if refused and refused[0] == state and time.monotonic() < refused[2]:
                     return self._still_answering(refused[1])
                 try:
-                    loaded = IndexGeneration.open(self.settings.index_dir, self.settings.language, self.embedder)
+                    loaded = self.backend.open(self.settings.language, self.embedder)
                 except IndexUnavailableError as refusal:
-                    if state is not None:
+                    if state is not None and not isinstance(refusal, IndexUnreachableError):
                         wait = math.inf if isinstance(refusal, IndexMismatchError) else self.RETRY_SECONDS
                         self._refused = (state, refusal, time.monotonic() + wait)
                         if self._generation is not None:
@@ -289,7 +406,12 @@ class LiveIndex:
         finally:
             self._loading.release()
 
-    def _still_answering(self, refusal: IndexUnavailableError) -> IndexGeneration:
+    def close(self) -> None:
+        if self._generation is not None:
+            self._generation.close()
+        self.backend.close()
+
+    def _still_answering(self, refusal: IndexUnavailableError) -> Generation:
         """The generation loaded before, or the refusal of the pointer if there is none."""
         if self._generation is None:
             raise type(refusal)(str(refusal))

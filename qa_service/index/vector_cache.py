@@ -16,7 +16,7 @@ from ..embedder import Embedder
 from ..passages import Passage
 
 if TYPE_CHECKING:
-    from .generation import IndexGeneration
+    from .generation import Generation
     from .ray_build import RayCluster
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ EMBED_CHUNK = 1024
 
 
 def passage_vectors(passages: Sequence[Passage], keys: Sequence[str], offsets: np.ndarray, embedder: Embedder,
-                    previous: "IndexGeneration | None", progress: bool,
+                    previous: "Generation | None", progress: bool,
                     cluster: "RayCluster | None" = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The passage vectors (float32) and sentence vectors (int8, see quantized), reused from
     the previous generation where the embedding key matches, embedded otherwise: here, or by
@@ -42,15 +42,12 @@ def passage_vectors(passages: Sequence[Passage], keys: Sequence[str], offsets: n
     dimension = embedder.dimension
     vectors = np.zeros((len(passages), dimension), np.float32)
     sentence_vectors = np.zeros((int(offsets[-1]), dimension), np.int8)
-    cached = previous.store.vector_cache() if previous else {}
-    missing = []
-    for i, key in enumerate(keys):
-        row = cached.get(key)
-        if row is None:
-            missing.append(i)
-            continue
-        vectors[i] = previous.vectors[row]
-        sentence_vectors[offsets[i] : offsets[i + 1]] = previous.sentences_of(row)
+    found = np.zeros(len(passages), bool)
+    for i, vector, sentences in previous.reused_vectors(keys) if previous else ():
+        vectors[i] = vector
+        sentence_vectors[offsets[i] : offsets[i + 1]] = sentences
+        found[i] = True
+    missing = np.flatnonzero(~found).tolist()
     inputs = (model_input(passages[i]) for i in missing)  # made as they are sent: a chunk's worth at a time
     batches = cluster.embedded(inputs, len(missing)) if cluster else _embedded_here(embedder, inputs)
     with tqdm(total=len(missing), desc="embedding", unit="passage", disable=not progress or not missing) as bar:
