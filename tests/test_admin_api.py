@@ -71,7 +71,8 @@ def test_an_uploaded_pdf_is_searchable_with_its_pages_when_the_answer_comes(admi
     body = response.get_json()
     assert body["generation"] == current_generation_name(admin_settings.index_dir)
     assert body["documents"] == [{"name": "jaarverslag.pdf", "title": "Jaarverslag Waterbeheer 2023",
-                                  "passages": 4, "pages": 3, "url": "/documents/jaarverslag.pdf"}]
+                                  "passages": 4, "pages": 3, "page_numbering": "printed",
+                                  "url": "/documents/jaarverslag.pdf"}]
     assert body["build"]["added"] == ["jaarverslag.pdf"] and body["build"]["embedded"] == 4
     assert body["build"]["reused"] == body["build"]["passages"] - 4 and body["removed"] == []
     assert (admin_settings.corpus_dir / "jaarverslag.pdf").read_bytes() == data

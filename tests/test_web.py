@@ -88,7 +88,8 @@ def test_the_document_list_as_json(client):
     body = response.get_json()
     passages = len(split_document(read_document(CHAPTER)))
     assert body["documents"] == [
-        {"name": CHAPTER_NAME, "title": TITLE, "passages": passages, "pages": 1, "url": f"/documents/{CHAPTER_NAME}"}
+        {"name": CHAPTER_NAME, "title": TITLE, "passages": passages, "pages": 1, "page_numbering": "printed",
+         "url": f"/documents/{CHAPTER_NAME}"}
     ]
     assert body["generation"] == client.get("/health").get_json()["generation"]
 
