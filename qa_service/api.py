@@ -134,6 +134,7 @@ OPERATIONS = [
               path_parameters=("name",),
               responses={200: ORIGINAL, 404: json_or_page(ErrorResponse), **_long_url, 503: json_or_page(ErrorResponse)}),
     Operation("GET", "/", "The chat page.", responses={200: PAGE}),
+    Operation("GET", "/favicon.ico", "The service's icon (SVG).", responses={200: {"image/svg+xml": {"type": "string"}}}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
     Operation("GET", "/metrics", "Requests, question latency, the live index and builds, in Prometheus' text format.",

@@ -157,7 +157,7 @@ class _Unit:
             self.text + "\n\n" + other.text,
             self.sentences + [(a + shift, b + shift) for a, b in other.sentences],
             self.first,
-            other.last,
+            max(self.last, other.last, key=lambda line: line.number),  # a footnote comes after, numbered before
         )
 
 

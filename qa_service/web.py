@@ -41,6 +41,13 @@ def chat():
     return render_template("chat.html", topics=topics, max_question_chars=MAX_QUESTION_CHARS)
 
 
+@web.get("/favicon.ico")
+def favicon():
+    """The icon, for what browsers ask of a page without a <link rel="icon">: a PDF shown by
+    /documents/<name>/original."""
+    return web.send_static_file("favicon.svg")
+
+
 @web.get("/documents")
 def documents():
     generation = service().live_index.current()
@@ -111,7 +118,9 @@ def original(name: str):
     if media_type.startswith("text/"):
         media_type += "; charset=utf-8" if _is_utf8(path) else "; charset=windows-1252"
     # Content-Disposition: inline, with the file's name for saving it.
-    return send_file(path, mimetype=media_type, as_attachment=False, download_name=path.name, max_age=0)
+    response = send_file(path, mimetype=media_type, as_attachment=False, download_name=path.name, max_age=0)
+    response.headers["Content-Type"] = media_type  # as chosen: werkzeug would add a second charset
+    return response
 
 
 def _is_utf8(path) -> bool:

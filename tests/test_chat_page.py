@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import CHAPTER_NAME, HOSTILE_IMAGE, HOSTILE_NAME, HOSTILE_SCRIPT, OUTPUT
+from conftest import CHAPTER_NAME, HOSTILE_IMAGE, HOSTILE_NAME, HOSTILE_SCRIPT, OUTPUT, REPORT_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -217,3 +217,68 @@ def test_on_a_phone_the_chat_and_the_document_fit_the_width(start_server, chapte
     expect(page.locator(".line.cited").first).to_be_in_viewport()
     assert fits_the_width(page)
     page.screenshot(path=OUTPUT / "document-375.png")
+
+
+def shown_pdf_page(browser, page: Page) -> tuple[str, int]:
+    """The page Chromium's PDF viewer shows in its toolbar, and how many pages the document has.
+
+    The viewer is an extension page (chrome-extension://…/index.html) inside the tab, which
+    Playwright does not offer as a frame; it is reached through the DevTools protocol, and its
+    toolbar read from the viewer's own elements (as Chromium 156 builds them)."""
+    import json
+    import time
+
+    session = browser.new_browser_cdp_session()
+    replies: list[dict] = []
+    session.on("Target.receivedMessageFromTarget", lambda event: replies.append(json.loads(event["message"])))
+    expression = """(() => {
+        const viewer = document.querySelector('pdf-viewer');
+        const toolbar = viewer && viewer.shadowRoot.querySelector('viewer-toolbar');
+        const selector = toolbar && toolbar.shadowRoot.querySelector('viewer-page-selector');
+        const input = selector && selector.shadowRoot.querySelector('input');
+        return JSON.stringify(input ? {page: input.value, pages: selector.docLength} : null);
+    })()"""
+    deadline = time.monotonic() + PATIENCE_MS / 1000
+    attached: dict[str, str] = {}
+    try:
+        while time.monotonic() < deadline:
+            for target in session.send("Target.getTargets")["targetInfos"]:
+                if target["url"].startswith("chrome-extension://") and target["targetId"] not in attached:
+                    attached[target["targetId"]] = session.send(
+                        "Target.attachToTarget", {"targetId": target["targetId"], "flatten": False})["sessionId"]
+            for number, target_session in enumerate(attached.values()):
+                session.send("Target.sendMessageToTarget", {"sessionId": target_session, "message": json.dumps(
+                    {"id": number + 1, "method": "Runtime.evaluate",
+                     "params": {"expression": expression, "returnByValue": True}})})
+            page.wait_for_timeout(500)  # lets Playwright take in the replies
+            for reply in replies:
+                value = reply.get("result", {}).get("result", {}).get("value")
+                shown = json.loads(value) if value else None
+                if shown and shown["page"] and shown["pages"]:
+                    return shown["page"], shown["pages"]
+            replies.clear()
+        raise AssertionError("Chromium's PDF viewer did not show a page in time")
+    finally:
+        session.detach()
+
+
+def test_a_table_row_answers_and_its_citation_opens_the_original_pdf_at_that_page(start_server, report_settings,
+                                                                                   page, browser):
+    server = start_server(report_settings, workers=1)
+    page.goto(server.url + "/")
+    ask(page, "Wat was de realisatie van artikel 2.1 in 2022?")
+    answer = page.locator(".exchange").nth(0).locator(".answer")
+    expect(answer.locator(".answer-label + .passage-text")).to_contain_text("Artikel 2.1 Veiligheid: Realisatie 2022 123.456")
+    citation = answer.locator(".answer-label + .passage-text + .citation")
+    expect(citation.get_by_role("link").first).to_contain_text("p. 22")
+    original = citation.get_by_role("link", name="Open de PDF op pagina 22")
+    expect(original).to_have_attribute("href", f"/documents/{REPORT_NAME}/original#page=3")
+    page.screenshot(path=str(OUTPUT / "chat-table-answer.png"))
+    original.click()
+    page.wait_for_url(re.compile(re.escape(f"/documents/{REPORT_NAME}/original#page=3") + "$"))
+    assert shown_pdf_page(browser, page) == ("3", 6)
+    page.screenshot(path=str(OUTPUT / "original-pdf-at-page-3.png"))
+    # The same file at another page: the fragment alone decides where it opens.
+    page.goto(server.url + "/documents")
+    page.goto(server.url + f"/documents/{REPORT_NAME}/original#page=5")
+    assert shown_pdf_page(browser, page) == ("5", 6)

@@ -145,7 +145,7 @@ def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, i
 
 
 def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> list[_Candidate]:
-    """The lines that hold the pages' printed numbers: the longest sequence of numbers, in
+    """The lines that hold the pages' printed numbers: the longest sequences of numbers, in
     document order, each one more than the one before (or as many more as form feeds passed
     between them), with text between any two. Years count only in a sequence of three or
     more. A document with one page and no sequence: its last line, if that is a lone number."""
@@ -188,7 +188,12 @@ def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> l
         if len(run) >= 3 or (len(run) == 2 and not any(looks_like_year(c.number) for c in run))
     ]
     if trusted:
-        return max(trusted, key=len)
+        # The longest sequences that do not overlap: front matter in roman numerals, then the body.
+        chosen: list[list[_Candidate]] = []
+        for run in sorted(trusted, key=len, reverse=True):
+            if all(run[-1].index < other[0].index or run[0].index > other[-1].index for other in chosen):
+                chosen.append(run)
+        return sorted((c for run in chosen for c in run), key=lambda c: c.index)
     if filled and not any(breaks) and is_lone_number(texts[filled[-1]]):
         last = [c for c in candidates if c.index == filled[-1] and not looks_like_year(c.number)]
         return last[:1]
