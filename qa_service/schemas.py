@@ -48,8 +48,9 @@ class CitationOut(BaseModel):
     title: str
     section: list[str] = Field(description="Headings above the passage, outermost first, nearest last.")
     page: Optional[Union[int, str]] = Field(
-        description="The page as printed: its number, or its label where that is not a number (a PDF's "
-        "front matter may be numbered iv); null where the document has no pages."
+        description="The page as printed on it (a number, or a roman numeral such as iv for front matter); "
+        "without printed numbers, the PDF's page label, else the page's place in the file (see the document's "
+        "page_numbering). Null where the document has no pages."
     )
     line_start: int = Field(ge=1)
     line_end: int = Field(ge=1)
