@@ -318,3 +318,13 @@ def test_any_failure_inside_a_reader_is_a_document_error_that_says_so(tmp_path: 
     monkeypatch.setitem(documents.READERS, ".txt", broken)
     with pytest.raises(DocumentError, match=r"rapport\.txt could not be read \(RecursionError: maximum recursion"):
         read_document(path)
+
+
+def test_an_html_table_that_lays_out_a_page_is_read_as_text(tmp_path: Path):
+    path = tmp_path / "oud.html"
+    text = "Het waterschap heeft in 2023 de dijken versterkt langs de rivier. " * 12
+    path.write_text(f"<html><body><table><tr><td><h1>Nota Dijken</h1><p>{text}</p></td><td>Contact</td></tr></table>"
+                    "</body></html>")
+    document = read_document(path)
+    assert document.title == "Nota Dijken" and not any(isinstance(b, Table) for b in document.blocks)
+    assert " ".join(text.split()) in [part for p in split_document(document) for part in p.text.split("\n\n")]

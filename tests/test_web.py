@@ -240,3 +240,14 @@ def test_the_original_of_anything_the_index_does_not_list_is_not_found(report_cl
         assert data.status_code == 404 and data.get_json()["error"]["code"] == "not_found"
     finally:
         (report_settings.corpus_dir / "niet-geindexeerd.txt").unlink()
+
+
+def test_the_budget_table_answers_with_the_figure_and_the_printed_page(report_client):
+    body = report_client.post("/ask", json={"question": "Wat was de realisatie van artikel 2.1 in 2022?"}).get_json()
+    top = body["passages"][0]
+    assert "Artikel 2.1 Veiligheid: Realisatie 2022 123.456" in top["text"]
+    assert top["text"][top["highlight"]["start"]:top["highlight"]["end"]].startswith("Artikel 2.1 Veiligheid")
+    citation = top["citation"]
+    assert (citation["document"], citation["page"], citation["pdf_page"]) == (REPORT_NAME, 22, 3)
+    assert citation["pdf_url"] == f"/documents/{REPORT_NAME}/original#page=3"
+    assert "p. 22" in citation["label"]

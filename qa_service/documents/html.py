@@ -15,6 +15,7 @@ _BLOCKS = frozenset(
 )
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 MAX_COLSPAN = 50
+MAX_CELL_CHARS = 600  # a cell with more text than this holds a text, not a figure or a name
 
 
 def read_html(path: Path, name: str) -> Document:
@@ -43,7 +44,7 @@ def read_html(path: Path, name: str) -> Document:
                 writer.heading(child.get_text(" "), _HEADINGS[child.name])
             elif child.name == "br":
                 writer.end_line()
-            elif child.name == "table":
+            elif child.name == "table" and not _lays_out_a_page(child):
                 caption, rows, header_rows = _table(child)
                 writer.table(caption, rows, header_rows)
             else:
@@ -54,6 +55,14 @@ def read_html(path: Path, name: str) -> Document:
         elif type(child) is NavigableString:  # not comments, doctypes or CDATA
             writer.text(str(child))
     return writer.document(name, page_title)
+
+
+def _lays_out_a_page(table) -> bool:
+    """A table used to place a page's parts (older sites): a table, a heading or a long text
+    inside a cell. Its contents are read as text, not as rows of figures."""
+    if table.find(["table", *_HEADINGS]) is not None:
+        return True
+    return any(len(cell.get_text()) > MAX_CELL_CHARS for cell in table.find_all(["td", "th"]))
 
 
 def _table(table) -> tuple[str, list[list[str | None]], int | None]:
