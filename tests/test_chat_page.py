@@ -6,7 +6,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import CHAPTER_NAME, HOSTILE_IMAGE, HOSTILE_NAME, HOSTILE_SCRIPT, OUTPUT, REPORT_NAME
+from conftest import (
+    CHAPTER_NAME,
+    HOSTILE_IMAGE,
+    HOSTILE_NAME,
+    HOSTILE_SCRIPT,
+    LONG_NOTE,
+    LONG_NOTE_LINES,
+    OUTPUT,
+    REPORT_NAME,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -219,12 +228,14 @@ def test_on_a_phone_the_chat_and_the_document_fit_the_width(start_server, chapte
     page.screenshot(path=OUTPUT / "document-375.png")
 
 
-def shown_pdf_page(browser, page: Page) -> tuple[str, int]:
-    """The page Chromium's PDF viewer shows in its toolbar, and how many pages the document has.
+def wait_for_pdf_page(browser, page: Page, expected: str, pages: int) -> None:
+    """Wait until Chromium's PDF viewer shows page `expected` of `pages` in its toolbar.
 
     The viewer is an extension page (chrome-extension://…/index.html) inside the tab, which
     Playwright does not offer as a frame; it is reached through the DevTools protocol, and its
-    toolbar read from the viewer's own elements (as Chromium 156 builds them)."""
+    toolbar read from the viewer's own elements (as Chromium 156 builds them). A viewer that a
+    navigation is about to close may still answer for a moment, so this waits for the page
+    asked for rather than taking the first answer."""
     import json
     import time
 
@@ -236,10 +247,11 @@ def shown_pdf_page(browser, page: Page) -> tuple[str, int]:
         const toolbar = viewer && viewer.shadowRoot.querySelector('viewer-toolbar');
         const selector = toolbar && toolbar.shadowRoot.querySelector('viewer-page-selector');
         const input = selector && selector.shadowRoot.querySelector('input');
-        return JSON.stringify(input ? {page: input.value, pages: selector.docLength} : null);
+        return JSON.stringify(input ? [input.value, selector.docLength] : null);
     })()"""
     deadline = time.monotonic() + PATIENCE_MS / 1000
     attached: dict[str, str] = {}
+    seen: set = set()
     try:
         while time.monotonic() < deadline:
             for target in session.send("Target.getTargets")["targetInfos"]:
@@ -253,11 +265,12 @@ def shown_pdf_page(browser, page: Page) -> tuple[str, int]:
             page.wait_for_timeout(500)  # lets Playwright take in the replies
             for reply in replies:
                 value = reply.get("result", {}).get("result", {}).get("value")
-                shown = json.loads(value) if value else None
-                if shown and shown["page"] and shown["pages"]:
-                    return shown["page"], shown["pages"]
+                if value and json.loads(value):
+                    seen.add(tuple(json.loads(value)))
+            if (expected, pages) in seen:
+                return
             replies.clear()
-        raise AssertionError("Chromium's PDF viewer did not show a page in time")
+        raise AssertionError(f"Chromium's PDF viewer did not show page {expected} of {pages}; it showed {seen or 'nothing'}")
     finally:
         session.detach()
 
@@ -276,9 +289,28 @@ def test_a_table_row_answers_and_its_citation_opens_the_original_pdf_at_that_pag
     page.screenshot(path=str(OUTPUT / "chat-table-answer.png"))
     original.click()
     page.wait_for_url(re.compile(re.escape(f"/documents/{REPORT_NAME}/original#page=3") + "$"))
-    assert shown_pdf_page(browser, page) == ("3", 6)
+    wait_for_pdf_page(browser, page, "3", 6)
     page.screenshot(path=str(OUTPUT / "original-pdf-at-page-3.png"))
     # The same file at another page: the fragment alone decides where it opens.
     page.goto(server.url + "/documents")
     page.goto(server.url + f"/documents/{REPORT_NAME}/original#page=5")
-    assert shown_pdf_page(browser, page) == ("5", 6)
+    wait_for_pdf_page(browser, page, "5", 6)
+    # The viewer of a long document: a link with only the fragment goes on to the part that holds
+    # the line, once (a line past the end does not send it round in circles).
+    page.goto(server.url + f"/documents/{LONG_NOTE}#L{LONG_NOTE_LINES}")
+    page.wait_for_url(re.compile(re.escape(f"?lines={LONG_NOTE_LINES}-{LONG_NOTE_LINES}#L{LONG_NOTE_LINES}") + "$"))
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_have_class(re.compile(r"\bcited\b"))
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_be_in_viewport()
+    page.goto(server.url + f"/documents/{LONG_NOTE}#L999999")
+    page.wait_for_url(re.compile(re.escape("?lines=999999-999999#L999999") + "$"))
+    page.wait_for_timeout(1000)
+    assert page.url.endswith("?lines=999999-999999#L999999")
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_be_attached()
+    # A PDF in the viewer: running headers and footers dimmed, each page linked to the original.
+    page.goto(server.url + f"/documents/{REPORT_NAME}")
+    header = page.locator(".line.furniture", has_text="Jaarverslag 2022 | Ministerie").first
+    assert float(header.locator(".line-text").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) < float(
+        page.locator(".line:not(.furniture) .line-text").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    expect(page.get_by_role("link", name=re.compile(r"open de PDF op deze pagina \(3 van 6\)"))).to_have_attribute(
+        "href", f"/documents/{REPORT_NAME}/original#page=3")
+    page.screenshot(path=str(OUTPUT / "viewer-pdf.png"), full_page=False)

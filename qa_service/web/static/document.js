@@ -15,8 +15,9 @@
     note.hidden = true;
     if (!match) return;
     const [first, last] = [Number(match[1]), Number(match[2] || match[1])].sort((a, b) => a - b);
-    if (first < shownFirst || first > shownLast) {
-      location.replace(`${list.dataset.url}?lines=${first}-${last}${location.hash}`);
+    const asked = `${first}-${last}`;
+    if ((first < shownFirst || first > shownLast) && new URLSearchParams(location.search).get("lines") !== asked) {
+      location.replace(`${list.dataset.url}?lines=${asked}${location.hash}`);  // once: past the end it stays
       return;
     }
     const cited = [...document.querySelectorAll(".line")].filter((line) => {
