@@ -47,10 +47,12 @@ from .openapi import Operation, openapi_document
 from .rate_limit import ASK_ENDPOINTS, limit_questions, rate_limited_message, retry_after
 from .request_log import log_request
 from .schemas import (
+    VIEWER_LINES,
     AskRequest,
     AskResponse,
     BuildOut,
     CorpusChangeResponse,
+    DocumentPart,
     DocumentReplacement,
     DocumentsResponse,
     DocumentUpload,
@@ -97,6 +99,10 @@ def service() -> Service:
 api = Blueprint("api", __name__)
 
 PAGE = {"text/html": {"type": "string"}}
+# A corpus file as it was added, in its own media type.
+ORIGINAL = {media_type: {"type": "string", "format": "binary"} for media_type in (
+    "application/pdf", "text/plain", "text/markdown", "text/html",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document")}
 
 
 def json_or_page(model: type[BaseModel]) -> dict:
@@ -120,10 +126,17 @@ OPERATIONS = [
     Operation("GET", "/documents", "The indexed documents with their title and passage count "
               "(JSON with Accept: application/json, a page otherwise).",
               responses={200: json_or_page(DocumentsResponse), 503: json_or_page(ErrorResponse)}),
-    Operation("GET", "/documents/<path:name>", "A document as it was indexed, every line numbered (a page).",
+    Operation("GET", "/documents/<path:name>", "A document as it was indexed, every line numbered (a page), "
+              f"{VIEWER_LINES} lines at a time.",
+              path_parameters=("name",), query=DocumentPart,
+              responses={200: PAGE, 400: ErrorResponse, 404: json_or_page(ErrorResponse), **_long_url,
+                         503: json_or_page(ErrorResponse)}),
+    Operation("GET", "/documents/<path:name>/original", "The document's file as it was added, unchanged and shown "
+              "inline; a PDF opens at the page that #page=N names.",
               path_parameters=("name",),
-              responses={200: PAGE, 404: json_or_page(ErrorResponse), **_long_url, 503: json_or_page(ErrorResponse)}),
+              responses={200: ORIGINAL, 404: json_or_page(ErrorResponse), **_long_url, 503: json_or_page(ErrorResponse)}),
     Operation("GET", "/", "The chat page.", responses={200: PAGE}),
+    Operation("GET", "/favicon.ico", "The service's icon (SVG).", responses={200: {"image/svg+xml": {"type": "string"}}}),
     Operation("GET", "/openapi.json", "This description of the API.",
               responses={200: {"application/json": {"type": "object"}}}),
     Operation("GET", "/metrics", "Requests, question latency, the live index and builds, in Prometheus' text format.",

@@ -93,8 +93,10 @@ def add(files, corpus_dir, index_dir, model, ray_address, ray_actors, index_back
         _fail(str(exc))
     change = _change_corpus(corpus_dir, index_dir, model, ray_address, ray_actors, index_backend, add=documents,
                             replace=replace)
+    numbering = {"printed": "numbered as printed", "labels": "numbered by the PDF's page labels",
+                 "ordinal": "no printed page numbers found: counted from 1"}
     for document in change.documents:
-        pages = f", {document.pages} pages" if document.pages else ""
+        pages = f", {document.pages} pages {numbering.get(document.page_numbering, '')}".rstrip() if document.pages else ""
         click.echo(f"{document.name}: {document.title} ({document.passages} passages{pages})")
     click.echo(change.report.summary())
 

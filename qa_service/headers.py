@@ -20,6 +20,11 @@ PAGE_POLICY = "; ".join([
 # Everything else (JSON, metrics, CSS and JS files) is never a document to render: nothing may load.
 DATA_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+# A corpus file served as it was added (/documents/<name>/original): nothing in it may run or
+# load, and what is not a PDF opens sandboxed, as a page of no origin (HTML, say).
+SANDBOXED_POLICY = DATA_POLICY + "; sandbox"
+ORIGINALS = "web.original"
+
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # a question in a GET /ask URL stays out of other sites' logs
@@ -34,7 +39,11 @@ def never_cache(view):
 
 
 def add_security_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = PAGE_POLICY if response.mimetype == "text/html" else DATA_POLICY
+    if request.endpoint == ORIGINALS and response.status_code < 400:
+        policy = DATA_POLICY if response.mimetype == "application/pdf" else SANDBOXED_POLICY
+    else:
+        policy = PAGE_POLICY if response.mimetype == "text/html" else DATA_POLICY
+    response.headers["Content-Security-Policy"] = policy
     response.headers.update(ALWAYS)
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "never_cache", False):

@@ -13,6 +13,8 @@ from .index import BuildReport
 from .search import MODES, Answer
 
 MAX_QUESTION_CHARS = 1000
+VIEWER_LINES = 1000  # lines the document viewer shows at a time
+LINES_PATTERN = r"^[1-9][0-9]{0,8}(-[1-9][0-9]{0,8})?$"
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 20
 # Text with at least one visible character and no control characters (tab and newlines are fine).
@@ -46,13 +48,19 @@ class CitationOut(BaseModel):
     title: str
     section: list[str] = Field(description="Headings above the passage, outermost first, nearest last.")
     page: Optional[Union[int, str]] = Field(
-        description="The page as printed: its number, or its label where that is not a number (a PDF's "
-        "front matter may be numbered iv); null where the document has no pages."
+        description="The page as printed on it (a number, or a roman numeral such as iv for front matter); "
+        "without printed numbers, the PDF's page label, else the page's place in the file (see the document's "
+        "page_numbering). Null where the document has no pages."
     )
     line_start: int = Field(ge=1)
     line_end: int = Field(ge=1)
+    pdf_page: Optional[int] = Field(
+        description="The 1-based page of the PDF file the passage starts on, for opening it there (the printed "
+        "`page` may differ: a cover and front matter come first); null for formats other than PDF."
+    )
     label: str = Field(description="The citation as people read it.")
     url: str = Field(description="The cited lines in the document viewer.")
+    pdf_url: Optional[str] = Field(description="The original PDF opened at `pdf_page`; null for other formats.")
 
 
 class Scores(BaseModel):
@@ -119,7 +127,18 @@ class DocumentOut(BaseModel):
     title: str
     passages: int = Field(ge=0, description="How many passages of it the index holds.")
     pages: Optional[int] = Field(description="How many pages it has; null where the format has no pages.")
+    page_numbering: Optional[Literal["printed", "labels", "ordinal"]] = Field(
+        description="Where citations' page numbers come from: the numbers printed on the pages, the PDF's "
+        "page labels, or the pages' order in the file; null where the format has no pages."
+    )
     url: str = Field(description="The document in the viewer.")
+
+
+class DocumentPart(BaseModel):
+    """The query of the document viewer, which shows a long document a part at a time."""
+
+    lines: str = Field(None, pattern=LINES_PATTERN, description="The lines to show the part of the document for "
+                       "(A or A-B, as a citation's url names them); the first part without it.")
 
 
 class DocumentsResponse(BaseModel):
@@ -163,13 +182,20 @@ def document_url(document: str) -> str:
 
 
 def citation_url(document: str, line_start: int, line_end: int) -> str:
-    return f"{document_url(document)}#L{line_start}-L{line_end}"
+    """The viewer at the cited lines. The viewer shows a long document a part at a time; past
+    the first part, the address names the lines so the server sends the part that holds them."""
+    part = "" if line_end <= VIEWER_LINES else f"?lines={line_start}-{line_end}"
+    return f"{document_url(document)}{part}#L{line_start}-L{line_end}"
+
+
+def original_url(document: str, pdf_page: int | None = None) -> str:
+    return f"{document_url(document)}/original" + (f"#page={pdf_page}" if pdf_page else "")
 
 
 def document_out(summary) -> DocumentOut:
     """An indexed document (index.DocumentSummary) as the API shows it."""
     return DocumentOut(name=summary.name, title=summary.title, passages=summary.passages, pages=summary.pages,
-                       url=document_url(summary.name))
+                       page_numbering=summary.page_numbering, url=document_url(summary.name))
 
 
 def answer_response(answer: Answer) -> AskResponse:
@@ -188,8 +214,9 @@ def answer_response(answer: Answer) -> AskResponse:
                 text=hit.passage.text,
                 citation=CitationOut(
                     document=c.document, title=c.title, section=list(c.section), page=c.page,
-                    line_start=c.line_start, line_end=c.line_end, label=c.label,
+                    line_start=c.line_start, line_end=c.line_end, pdf_page=c.pdf_page, label=c.label,
                     url=citation_url(c.document, c.line_start, c.line_end),
+                    pdf_url=original_url(c.document, c.pdf_page) if c.pdf_page is not None else None,
                 ),
                 confidence=round(hit.confidence, 4),
                 highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),

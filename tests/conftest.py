@@ -92,6 +92,32 @@ def hostile_settings(tmp_path_factory, embedder) -> Settings:
     return settings
 
 
+REPORT_NAME = "jaarverslag-2022.pdf"  # the six-page report of tests/sample_files.py
+LONG_NOTE = "lange-notitie.txt"
+LONG_NOTE_LAST = "Het slot van de notitie noemt de grutto als weidevogel van het jaar."
+LONG_NOTE_LINES = 2604  # more than the viewer shows at once: it comes in three parts
+
+
+@pytest.fixture(scope="session")
+def report_settings(tmp_path_factory, embedder) -> Settings:
+    """A built index of the chapter, the annual report PDF and a note of 2,604 lines (mostly
+    empty, so that it is long to show but quick to embed), its last sentence on the last line."""
+    from sample_files import write_annual_report
+
+    from qa_service.index import build_index
+
+    root = tmp_path_factory.mktemp("report")
+    (root / "corpus").mkdir()
+    shutil.copy(CHAPTER, root / "corpus" / CHAPTER_NAME)
+    write_annual_report(root / "corpus" / REPORT_NAME)
+    (root / "corpus" / LONG_NOTE).write_text(
+        "Lange notitie\n\nDe notitie begint met een inleidende zin over weidevogels.\n"
+        + "\n" * (LONG_NOTE_LINES - 5) + "Slot\n" + LONG_NOTE_LAST + "\n", encoding="utf-8")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return settings
+
+
 @pytest.fixture
 def client(chapter_settings, embedder):
     from qa_service.api import create_app

@@ -71,7 +71,8 @@ def test_an_uploaded_pdf_is_searchable_with_its_pages_when_the_answer_comes(admi
     body = response.get_json()
     assert body["generation"] == current_generation_name(admin_settings.index_dir)
     assert body["documents"] == [{"name": "jaarverslag.pdf", "title": "Jaarverslag Waterbeheer 2023",
-                                  "passages": 4, "pages": 3, "url": "/documents/jaarverslag.pdf"}]
+                                  "passages": 4, "pages": 3, "page_numbering": "printed",
+                                  "url": "/documents/jaarverslag.pdf"}]
     assert body["build"]["added"] == ["jaarverslag.pdf"] and body["build"]["embedded"] == 4
     assert body["build"]["reused"] == body["build"]["passages"] - 4 and body["removed"] == []
     assert (admin_settings.corpus_dir / "jaarverslag.pdf").read_bytes() == data
@@ -143,6 +144,32 @@ def test_rebuild_reports_what_it_did(admin, admin_settings):
     assert body["generation"] == current_generation_name(admin_settings.index_dir)
     assert "embedded" in body["summary"]
     assert_error(admin.post("/index/rebuild", json={"full": "ja"}, headers=AUTH), 400, "invalid_request")
+
+
+DEEP_HTML = ("<div>" * 2000 + "<p>De diepe notitie noemt de ijsvogel.</p>" + "</div>" * 2000).encode()
+
+
+def test_deeply_nested_html_is_added_and_a_reader_that_fails_is_a_422_and_a_skipped_file(admin, admin_settings,
+                                                                                        monkeypatch):
+    added = admin.post("/documents", data=upload(("diep.html", DEEP_HTML)), headers=AUTH)
+    assert added.status_code == 201, added.get_data(as_text=True)
+    assert "ijsvogel" in ask(admin, "Welke vogel noemt de diepe notitie?")["passages"][0]["text"]
+
+    import qa_service.documents as documents
+
+    def failing(path, name):
+        raise KeyError("/Kids")  # what a parser's bug on a strange file looks like
+
+    monkeypatch.setitem(documents.READERS, ".txt", failing)
+    before = snapshot(admin_settings.corpus_dir, admin_settings.index_dir)
+    error = assert_error(admin.post("/documents", data=upload(("vreemd.txt", b"Tekst.")), headers=AUTH),
+                         422, "unreadable_document")
+    assert "vreemd.txt could not be read (KeyError" in error["message"]
+    assert snapshot(admin_settings.corpus_dir, admin_settings.index_dir) == before
+    # Already in the corpus: a rebuild that reads it leaves it out, says why, and serves the rest.
+    rebuilt = admin.post("/index/rebuild", json={"full": True}, headers=AUTH)
+    assert rebuilt.status_code == 200
+    assert "could not be read (KeyError" in rebuilt.get_json()["skipped"][CHAPTER_NAME]
 
 
 # --- refusals: the right status, and nothing changed ---------------------------------------

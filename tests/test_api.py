@@ -38,8 +38,10 @@ def test_ask_answers_with_the_cited_passage(client):
         "page": 9,
         "line_start": 49,
         "line_end": 50,
+        "pdf_page": None,  # a text file: no PDF to open
         "label": "Beleidsthema 2 Vrede, veiligheid en stabiliteit › Budget Internationale Veiligheid, p. 9, r. 49–50",
         "url": f"/documents/{CHAPTER_NAME}#L49-L50",
+        "pdf_url": None,
     }
     assert set(top["scores"]) == {"dense", "lexical"}
     assert top["text"][top["highlight"]["start"]:top["highlight"]["end"]].count("3.337") == 1

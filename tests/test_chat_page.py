@@ -6,7 +6,16 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import CHAPTER_NAME, HOSTILE_IMAGE, HOSTILE_NAME, HOSTILE_SCRIPT, OUTPUT
+from conftest import (
+    CHAPTER_NAME,
+    HOSTILE_IMAGE,
+    HOSTILE_NAME,
+    HOSTILE_SCRIPT,
+    LONG_NOTE,
+    LONG_NOTE_LINES,
+    OUTPUT,
+    REPORT_NAME,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -237,3 +246,91 @@ def test_a_question_the_documents_do_not_answer_is_told_so_and_no_passage_is_cal
     expect(second.locator(".answer > .passage-text .highlight")).to_contain_text("3.337 militairen")
     expect(second.locator(".answer > .citation a")).to_contain_text("p. 9")
     expect(second.locator(".relevance").first).to_have_text("beantwoordt uw vraag waarschijnlijk")
+
+
+def wait_for_pdf_page(browser, page: Page, expected: str, pages: int) -> None:
+    """Wait until Chromium's PDF viewer shows page `expected` of `pages` in its toolbar.
+
+    The viewer is an extension page (chrome-extension://…/index.html) inside the tab, which
+    Playwright does not offer as a frame; it is reached through the DevTools protocol, and its
+    toolbar read from the viewer's own elements (as Chromium 156 builds them). A viewer that a
+    navigation is about to close may still answer for a moment, so this waits for the page
+    asked for rather than taking the first answer."""
+    import json
+    import time
+
+    session = browser.new_browser_cdp_session()
+    replies: list[dict] = []
+    session.on("Target.receivedMessageFromTarget", lambda event: replies.append(json.loads(event["message"])))
+    expression = """(() => {
+        const viewer = document.querySelector('pdf-viewer');
+        const toolbar = viewer && viewer.shadowRoot.querySelector('viewer-toolbar');
+        const selector = toolbar && toolbar.shadowRoot.querySelector('viewer-page-selector');
+        const input = selector && selector.shadowRoot.querySelector('input');
+        return JSON.stringify(input ? [input.value, selector.docLength] : null);
+    })()"""
+    deadline = time.monotonic() + PATIENCE_MS / 1000
+    attached: dict[str, str] = {}
+    seen: set = set()
+    try:
+        while time.monotonic() < deadline:
+            for target in session.send("Target.getTargets")["targetInfos"]:
+                if target["url"].startswith("chrome-extension://") and target["targetId"] not in attached:
+                    attached[target["targetId"]] = session.send(
+                        "Target.attachToTarget", {"targetId": target["targetId"], "flatten": False})["sessionId"]
+            for number, target_session in enumerate(attached.values()):
+                session.send("Target.sendMessageToTarget", {"sessionId": target_session, "message": json.dumps(
+                    {"id": number + 1, "method": "Runtime.evaluate",
+                     "params": {"expression": expression, "returnByValue": True}})})
+            page.wait_for_timeout(500)  # lets Playwright take in the replies
+            for reply in replies:
+                value = reply.get("result", {}).get("result", {}).get("value")
+                if value and json.loads(value):
+                    seen.add(tuple(json.loads(value)))
+            if (expected, pages) in seen:
+                return
+            replies.clear()
+        raise AssertionError(f"Chromium's PDF viewer did not show page {expected} of {pages}; it showed {seen or 'nothing'}")
+    finally:
+        session.detach()
+
+
+def test_a_table_row_answers_and_its_citation_opens_the_original_pdf_at_that_page(start_server, report_settings,
+                                                                                   page, browser):
+    server = start_server(report_settings, workers=1)
+    page.goto(server.url + "/")
+    ask(page, "Wat was de realisatie van artikel 2.1 in 2022?")
+    answer = page.locator(".exchange").nth(0).locator(".answer")
+    expect(answer.locator(".answer-label + .passage-text")).to_contain_text("Artikel 2.1 Veiligheid: Realisatie 2022 123.456")
+    citation = answer.locator(".answer-label + .passage-text + .citation")
+    expect(citation.get_by_role("link").first).to_contain_text("p. 22")
+    original = citation.get_by_role("link", name="Open de PDF op pagina 22")
+    expect(original).to_have_attribute("href", f"/documents/{REPORT_NAME}/original#page=3")
+    page.screenshot(path=str(OUTPUT / "chat-table-answer.png"))
+    original.click()
+    page.wait_for_url(re.compile(re.escape(f"/documents/{REPORT_NAME}/original#page=3") + "$"))
+    wait_for_pdf_page(browser, page, "3", 6)
+    page.screenshot(path=str(OUTPUT / "original-pdf-at-page-3.png"))
+    # The same file at another page: the fragment alone decides where it opens.
+    page.goto(server.url + "/documents")
+    page.goto(server.url + f"/documents/{REPORT_NAME}/original#page=5")
+    wait_for_pdf_page(browser, page, "5", 6)
+    # The viewer of a long document: a link with only the fragment goes on to the part that holds
+    # the line, once (a line past the end does not send it round in circles).
+    page.goto(server.url + f"/documents/{LONG_NOTE}#L{LONG_NOTE_LINES}")
+    page.wait_for_url(re.compile(re.escape(f"?lines={LONG_NOTE_LINES}-{LONG_NOTE_LINES}#L{LONG_NOTE_LINES}") + "$"))
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_have_class(re.compile(r"\bcited\b"))
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_be_in_viewport()
+    page.goto(server.url + f"/documents/{LONG_NOTE}#L999999")
+    page.wait_for_url(re.compile(re.escape("?lines=999999-999999#L999999") + "$"))
+    page.wait_for_timeout(1000)
+    assert page.url.endswith("?lines=999999-999999#L999999")
+    expect(page.locator(f"#L{LONG_NOTE_LINES}")).to_be_attached()
+    # A PDF in the viewer: running headers and footers dimmed, each page linked to the original.
+    page.goto(server.url + f"/documents/{REPORT_NAME}")
+    header = page.locator(".line.furniture", has_text="Jaarverslag 2022 | Ministerie").first
+    assert float(header.locator(".line-text").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) < float(
+        page.locator(".line:not(.furniture) .line-text").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    expect(page.get_by_role("link", name=re.compile(r"open de PDF op deze pagina \(3 van 6\)"))).to_have_attribute(
+        "href", f"/documents/{REPORT_NAME}/original#page=3")
+    page.screenshot(path=str(OUTPUT / "viewer-pdf.png"), full_page=False)

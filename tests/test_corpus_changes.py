@@ -38,7 +38,7 @@ def test_add_replace_and_remove(built, tmp_path: Path):
     pdf = write_report_pdf(tmp_path / "jaarverslag.pdf")
     added = run(built, "add", str(pdf))
     assert added.exit_code == 0, added.output
-    assert "jaarverslag.pdf: Jaarverslag Waterbeheer 2023 (4 passages, 3 pages)" in added.output
+    assert "jaarverslag.pdf: Jaarverslag Waterbeheer 2023 (4 passages, 3 pages numbered as printed)" in added.output
     assert "added 1, changed 0, removed 0; vectors reused" in added.output and "embedded 4" in added.output
     assert (built.corpus_dir / "jaarverslag.pdf").read_bytes() == pdf.read_bytes()
     assert indexed_documents(built)["jaarverslag.pdf"] == 4

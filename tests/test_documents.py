@@ -92,3 +92,101 @@ def test_unknown_type_and_binary_data_are_refused_with_a_reason(tmp_path: Path):
     binary.write_bytes(b"\x89PNG\x00\x00\x00binary")
     with pytest.raises(DocumentError, match="binary"):
         read_document(binary)
+
+
+# --- text extracted from PDFs: pages as printed, running headers ---------------------------------
+
+HEADER = "Jaarverslag 2022 | Ministerie van Buitenlandse Zaken"
+# Three pages of a report, as pdftotext writes them: each page's footer holds its number and is
+# followed directly by the next page's running header; a paragraph runs on over a page break.
+REPORT_PAGES = [
+    "Beleidsthema 7\nHandel en ontwikkeling\n\nInleiding\nNederland zette zich in 2022 in voor eerlijke handel "
+    "met partnerlanden in Afrika en Azië. De\nexport naar deze landen steeg met vier procent, vooral door "
+    "landbouwproducten en machines die",
+    "door Nederlandse bedrijven werden geleverd. Daarnaast groeide de import van duurzame grondstoffen.\n\n"
+    "Handelsmissies\nIn 2022 vonden elf handelsmissies plaats, waarvan zeven naar landen in Afrika. Aan de "
+    "missies\nnamen in totaal 214 bedrijven deel.",
+    "Budget\nHet budget voor handelsbevordering bedroeg € 41 miljoen, waarvan € 38 miljoen is uitgegeven.\n"
+    "De onderuitputting van € 3 miljoen ontstond doordat twee missies zijn uitgesteld.",
+]
+
+
+def passages_of(path: Path):
+    from qa_service.passages import split_document
+
+    return split_document(read_document(path))
+
+
+def page_of(passages, words: str):
+    return next(p.citation.page for p in passages if words in " ".join(p.text.split()))
+
+
+@pytest.mark.parametrize("footer, first", [("{}", 55), ("- {} -", 31), ("Pagina {}", 41), ("{} | Handel en ontwikkeling", 12)])
+def test_text_pages_end_at_footers_followed_directly_by_the_next_running_header(tmp_path: Path, footer, first):
+    path = tmp_path / "handel.txt"
+    path.write_text("".join(f"{HEADER}\n{body}\n{footer.format(first + i)}\n" for i, body in enumerate(REPORT_PAGES)))
+    document = read_document(path)
+    passages = passages_of(path)
+    assert document.page_numbering == "printed" and document.pages == 3
+    assert page_of(passages, "eerlijke handel") == first
+    assert page_of(passages, "elf handelsmissies") == first + 1
+    assert page_of(passages, "handelsbevordering bedroeg") == first + 2
+    # The paragraph cut by the page break is one passage again, cited from where it starts.
+    run_on = next(p for p in passages if "machines die door Nederlandse bedrijven werden geleverd" in p.text)
+    assert run_on.citation.page == first
+    assert not any(HEADER in p.text or "Jaarverslag 2022" in p.text for p in passages)
+    assert not any(p.text.strip().endswith(str(first)) for p in passages)
+    assert all(line.furniture for line in document.lines if line.text in (HEADER, footer.format(first + 1)))
+    assert document.title == "Beleidsthema 7 Handel en ontwikkeling"
+
+
+def test_text_with_form_feeds_and_numbered_footers(tmp_path: Path):
+    path = tmp_path / "ff.txt"
+    pages = [f"{HEADER}\n\n{body}\n\n{number}\n" for number, body in zip((8, 9, 10), REPORT_PAGES)]
+    path.write_text("\f".join(pages))
+    passages = passages_of(path)
+    assert [page_of(passages, words) for words in ("eerlijke handel", "elf handelsmissies", "handelsbevordering")] == [8, 9, 10]
+    assert not any("Jaarverslag 2022" in p.text for p in passages)
+
+
+def test_a_year_at_the_foot_of_a_page_is_not_a_page_number(tmp_path: Path):
+    path = tmp_path / "jaartal.txt"
+    pages = ["Eerste pagina met een zin die hier staat.\n\nDen Haag, december\n2022",
+             "Tweede pagina met nog een zin.\n\nDen Haag, januari\n2023",
+             "Derde pagina, zonder jaartal onderaan."]
+    path.write_text("\n\f".join(pages) + "\n")
+    document = read_document(path)
+    assert document.page_numbering == "ordinal"
+    assert [line.page for line in document.lines if line.text.startswith(("Eerste", "Tweede", "Derde"))] == [1, 2, 3]
+    assert not any(line.furniture for line in document.lines)
+    # Pages numbered 4 to 6, and a year alone at the foot of the middle one: still 4, 5, 6.
+    numbered = tmp_path / "genummerd.txt"
+    numbered.write_text("".join(f"{body}\n\n{'2023' if n == 5 else ''}\n\n{n}\n" for n, body in zip((4, 5, 6), REPORT_PAGES)))
+    document = read_document(numbered)
+    lines = {line.text: line for line in document.lines}
+    assert document.page_numbering == "printed"
+    assert (lines["2023"].page, lines["2023"].furniture) == (5, False)
+    assert [lines[str(n)].page for n in (4, 5, 6)] == [4, 5, 6]
+    assert page_of(passages_of(numbered), "handelsbevordering") == 6
+
+
+def test_text_pages_in_roman_numerals_then_arabic(tmp_path: Path):
+    path = tmp_path / "voorwerk.txt"
+    front = ["Voorwoord\nDit verslag beschrijft het jaar 2022 in vogelvlucht.", "Samenvatting\nHet jaar stond in het teken van herstel."]
+    path.write_text("".join(f"{body}\n\n{numeral}\n\n" for body, numeral in zip(front, ("i", "ii")))
+                    + "".join(f"{body}\n\n{n}\n\n" for n, body in zip((1, 2, 3), REPORT_PAGES)))
+    passages = passages_of(path)
+    assert page_of(passages, "vogelvlucht") == "i" and page_of(passages, "herstel") == "ii"
+    assert page_of(passages, "eerlijke handel") == 1 and page_of(passages, "handelsbevordering") == 3
+
+
+def test_a_footer_and_heldout_pages_still_hold(tmp_path: Path):
+    from conftest import ROOT
+
+    folder = ROOT / "tests" / "fixtures" / "heldout" / "corpus"
+    for path, pages in [("beleidsthema-3-europese-samenwerking.txt", {10, 11, 12, 13}),
+                        ("beleidsthema-4-consulaire-dienstverlening.txt", {14, 15, 16, 17, 18}),
+                        ("beleidsthema-5-humanitaire-hulp.txt", {19, 20, 21})]:
+        document = read_document(folder / path)
+        assert {p.citation.page for p in passages_of(folder / path)} == pages
+        assert document.page_numbering == "printed" and document.pages == len(pages)

@@ -3,9 +3,28 @@
 from pathlib import Path
 
 import pytest
-from sample_files import REPORT_HTML, write_docx, write_pdf, write_report_pdf, write_scanned_pdf
+from sample_files import (
+    BUDGET_CAPTION,
+    BUDGET_TABLE,
+    FIRST_PRINTED_PAGE,
+    FOOTNOTE,
+    LEFT_COLUMN,
+    MISSIONS_CAPTION,
+    MISSIONS_HEADER,
+    MISSIONS_ROWS,
+    REPORT_HTML,
+    RIGHT_COLUMN,
+    RUN_ON_REST,
+    RUNNING_FOOTER,
+    RUNNING_HEADER,
+    write_annual_report,
+    write_docx,
+    write_pdf,
+    write_report_pdf,
+    write_scanned_pdf,
+)
 
-from qa_service.documents import DocumentError, Heading, Paragraph, page_label, read_document
+from qa_service.documents import DocumentError, Heading, Paragraph, Table, page_label, read_document
 from qa_service.passages import split_document
 
 
@@ -128,7 +147,10 @@ def test_docx_title_heading_styles_tables_and_lines(tmp_path: Path):
         (8, None, "Drenthe | 1200"),
         (9, None, "De heide groeit elk jaar met zestig hectare."),
     ]
-    assert [[n for n, _, _ in block] for block in paragraphs(document)] == [[2], [4, 5], [7, 8], [9]]
+    assert [[n for n, _, _ in block] for block in paragraphs(document)] == [[2], [4, 5], [9]]
+    table = next(b for b in document.blocks if isinstance(b, Table))
+    assert table.header == ("Gebied", "Hectare") and [row.cells for row in table.rows] == [("Drenthe", "1200")]
+    assert [line.number for row in table.rows for line in row.lines] == [8]
 
 
 def test_a_file_that_is_not_a_docx_is_refused_with_a_reason(tmp_path: Path):
@@ -136,3 +158,173 @@ def test_a_file_that_is_not_a_docx_is_refused_with_a_reason(tmp_path: Path):
     path.write_bytes(b"\xd0\xcf\x11\xe0 an old binary .doc file")
     with pytest.raises(DocumentError, match=r"oud\.docx cannot be read as a Word document"):
         read_document(path)
+
+
+# --- a report as ministries publish it -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def annual_report(tmp_path_factory):
+    path = write_annual_report(tmp_path_factory.mktemp("report") / "jaarverslag-2022.pdf")
+    document = read_document(path)
+    return path, document, split_document(document)
+
+
+def passage_with(passages, words: str):
+    found = [p for p in passages if words in " ".join(p.text.split())]
+    assert len(found) == 1, f"{words!r} is in {len(found)} passages"
+    return found[0]
+
+
+def test_pages_are_cited_as_printed_and_pdf_pages_as_in_the_file(annual_report):
+    _, document, passages = annual_report
+    assert document.page_numbering == "printed" and document.pages == 6
+    cited = {(p.citation.page, p.citation.pdf_page) for p in passages}
+    assert {(page, page - FIRST_PRINTED_PAGE + 2) for page in range(FIRST_PRINTED_PAGE, FIRST_PRINTED_PAGE + 5)} <= cited
+    assert passage_with(passages, "Het bevorderen van de Nederlandse").citation.page == 21
+    assert passage_with(passages, "mensensmokkel").citation.page == 23
+    # The cover carries no number; it is the page before 21 in the printed report.
+    assert {line.page for line in document.lines if line.pdf_page == 1} == {20}
+    assert [line.pdf_page for line in document.lines] == sorted(line.pdf_page for line in document.lines)
+
+
+def test_running_headers_footers_and_page_numbers_are_lines_but_not_text(annual_report):
+    _, document, passages = annual_report
+    furniture = [line for line in document.lines if line.furniture]
+    assert {line.pdf_page for line in furniture if RUNNING_HEADER in line.text} == set(range(1, 7))
+    assert {line.pdf_page for line in furniture if RUNNING_FOOTER in line.text} == set(range(1, 7))
+    for passage in passages:
+        assert "Jaarverslag 2022 |" not in passage.text and "Ministerie van Buitenlandse Zaken" not in passage.text
+        assert RUNNING_FOOTER not in passage.text
+    headings_text = [b.text for b in document.blocks if isinstance(b, Heading)]
+    assert not any(RUNNING_HEADER in text or RUNNING_FOOTER in text for text in headings_text)
+    assert document.title == "Beleidsthema 2 Vrede, veiligheid en stabiliteit"  # the cover's, in 24 points
+
+
+def test_a_paragraph_that_runs_on_over_a_page_break_is_one_passage(annual_report):
+    _, document, passages = annual_report
+    joined = passage_with(passages, "zelf de prioriteiten stelde en de Europese Unie de financiering")
+    assert " ".join(joined.text.split("\n\n")[0].split()).endswith(RUN_ON_REST)
+    assert joined.citation.page == 21 and joined.citation.pdf_page == 2
+    lines = {line.number: line for line in document.lines}
+    assert lines[joined.citation.line_end].page == 22
+
+
+def test_a_footnote_is_its_own_paragraph_after_the_text_of_its_page(annual_report):
+    _, document, passages = annual_report
+    note = passage_with(passages, "Zie de Kamerbrief")
+    # A paragraph of its own in its passage, after the sentence it interrupted on the page.
+    paragraphs_of_note = [" ".join(part.split()) for part in note.text.split("\n\n")]
+    assert FOOTNOTE in paragraphs_of_note
+    assert paragraphs_of_note.index(FOOTNOTE) > next(
+        i for i, part in enumerate(paragraphs_of_note) if part.endswith(RUN_ON_REST))
+    blocks = [b for b in document.blocks if isinstance(b, Paragraph)]
+    texts = [" ".join(line.text for line in b.lines) for b in blocks]
+    footnote_at = next(i for i, t in enumerate(texts) if t.startswith("1 Zie de Kamerbrief"))
+    assert "de prioriteiten stelde" in texts[footnote_at - 1]  # right after the run-on paragraph
+
+
+def test_two_columns_are_read_one_after_the_other(annual_report):
+    _, _, passages = annual_report
+    paragraphs_read = [" ".join(part.split()) for p in passages for part in p.text.split("\n\n")]
+    assert paragraphs_read.index(RIGHT_COLUMN) == paragraphs_read.index(LEFT_COLUMN) + 1
+
+
+def test_a_ruled_budget_table_reads_row_by_row_with_its_column_names(annual_report):
+    _, document, passages = annual_report
+    row = passage_with(passages, "Artikel 2.1 Veiligheid:")
+    assert row.text.startswith(f"{BUDGET_CAPTION} — ")
+    assert "Artikel 2.1 Veiligheid: Realisatie 2022 123.456; Vastgestelde begroting 2022 120.000; Verschil 3.456" in row.text
+    assert (row.citation.page, row.citation.pdf_page, row.citation.section) == (22, 3, ("2 Budget",))
+    cited = [line.text for line in document.lines if row.citation.line_start <= line.number <= row.citation.line_end]
+    assert cited[0].startswith("Artikel 2.1 Veiligheid") and "123.456" in cited[0]
+    for label, realised, *_ in BUDGET_TABLE[1:]:
+        assert f"{label}: Realisatie 2022 {realised};" in " ".join(p.text for p in passages)
+
+
+def test_an_unruled_table_over_two_pages_keeps_its_caption_and_header(annual_report):
+    _, document, passages = annual_report
+    table = next(b for b in document.blocks if isinstance(b, Table) and b.caption == MISSIONS_CAPTION)
+    assert table.header == MISSIONS_HEADER and [row.cells for row in table.rows] == MISSIONS_ROWS
+    first, last = MISSIONS_ROWS[0], MISSIONS_ROWS[-1]
+    on_first_page = passage_with(passages, f"{first[0]}: 2021 {first[1]}; 2022 {first[2]}")
+    on_next_page = passage_with(passages, f"{last[0]}: 2021 {last[1]}; 2022 {last[2]}")
+    assert on_first_page.citation.page == 24 and on_next_page.citation.page == 25
+    assert on_next_page.text.startswith(f"{MISSIONS_CAPTION} — ")
+
+
+@pytest.mark.parametrize("numbered", [False, True])
+def test_a_year_at_the_foot_of_a_pdf_page_is_not_a_page_number(tmp_path: Path, numbered: bool):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "jaartal.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    for page, year in enumerate((None, "2022", None), start=4):
+        pdf.setFont("Helvetica", 10)
+        pdf.drawString(72, 760, f"Tekst van de pagina over het beleid, deel {page - 3}.")
+        if year:
+            pdf.drawString(72, 70, year)  # a year alone, low on the page (under a signature, say)
+        if numbered:
+            pdf.drawString(A4[0] / 2, 36, str(page))
+        pdf.showPage()
+    pdf.save()
+    document = read_document(path)
+    year_line = next(line for line in document.lines if line.text == "2022")
+    assert not year_line.furniture and year_line.pdf_page == 2
+    if numbered:
+        assert document.page_numbering == "printed" and year_line.page == 5
+    else:
+        assert document.page_numbering == "ordinal" and year_line.page == 2
+    assert any("2022" in p.text for p in split_document(document))
+
+
+def test_page_labels_where_nothing_is_printed(tmp_path: Path):
+    pages = [[("Voorwoord bij het verslag.", 10, False)], [("Inleiding van het verslag.", 10, False)]]
+    document = read_document(write_pdf(tmp_path / "labels.pdf", pages, [(0, "ROMAN_LOWER", 3)], footers=False))
+    assert document.page_numbering == "labels"
+    assert [(line.page, line.pdf_page) for line in document.lines] == [("iii", 1), ("iv", 2)]
+
+
+def test_html_tables_read_row_by_row_and_deep_nesting_reads(tmp_path: Path):
+    path = tmp_path / "meetpunten.html"
+    path.write_text(
+        "<html><body><h1>Meetpunten</h1><p>Per rivier.</p><table><caption>Tabel 1 Meetpunten per rivier</caption>"
+        "<thead><tr><th>Rivier</th><th>Meetpunten</th><th>Overschrijdingen</th></tr></thead>"
+        "<tbody><tr><td>Rijn</td><td>120</td><td>7</td></tr><tr><td>Maas</td><td>80</td><td>3</td></tr></tbody>"
+        "</table></body></html>", encoding="utf-8")
+    passages = split_document(read_document(path))
+    table = next(p for p in passages if "Rijn" in p.text)
+    assert table.text == "Tabel 1 Meetpunten per rivier — Rijn: Meetpunten 120; Overschrijdingen 7\nMaas: Meetpunten 80; Overschrijdingen 3"
+    deep = tmp_path / "diep.html"
+    deep.write_text("<div>" * 2000 + "<p>Een alinea diep in de boom.</p>" + "</div>" * 2000)
+    assert [p.text for p in split_document(read_document(deep))] == ["Een alinea diep in de boom."]
+
+
+def test_docx_table_rows_with_their_column_names(tmp_path: Path):
+    passages = split_document(read_document(write_docx(tmp_path / "plan.docx")))
+    assert "Drenthe: Hectare 1200" in [p.text for p in passages]
+
+
+def test_any_failure_inside_a_reader_is_a_document_error_that_says_so(tmp_path: Path, monkeypatch):
+    import qa_service.documents as documents
+
+    path = tmp_path / "rapport.txt"
+    path.write_text("Tekst.")
+
+    def broken(path, name):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setitem(documents.READERS, ".txt", broken)
+    with pytest.raises(DocumentError, match=r"rapport\.txt could not be read \(RecursionError: maximum recursion"):
+        read_document(path)
+
+
+def test_an_html_table_that_lays_out_a_page_is_read_as_text(tmp_path: Path):
+    path = tmp_path / "oud.html"
+    text = "Het waterschap heeft in 2023 de dijken versterkt langs de rivier. " * 12
+    path.write_text(f"<html><body><table><tr><td><h1>Nota Dijken</h1><p>{text}</p></td><td>Contact</td></tr></table>"
+                    "</body></html>")
+    document = read_document(path)
+    assert document.title == "Nota Dijken" and not any(isinstance(b, Table) for b in document.blocks)
+    assert " ".join(text.split()) in [part for p in split_document(document) for part in p.text.split("\n\n")]

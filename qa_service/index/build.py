@@ -137,8 +137,8 @@ def read_corpus(
 def _summaries(corpus: _Corpus) -> dict[str, DocumentSummary]:
     counts = Counter(passage.citation.document for passage in corpus.passages)
     return {
-        d.name: DocumentSummary(d.name, d.title, corpus.digests[d.name], counts[d.name],
-                                len({line.page for line in d.lines if line.page is not None}) or None)
+        d.name: DocumentSummary(d.name, d.title, corpus.digests[d.name], counts[d.name], d.pages, d.page_numbering,
+                                len(d.lines))
         for d in corpus.documents
     }
 

@@ -285,8 +285,8 @@ class MilvusLexicalSearch:
         return MilvusRanking(self, query, top) if top else None
 
 
-_PASSAGE_FIELDS = ["row", "id", "document", "title", "section", "page", "line_start", "line_end", "text", "spans",
-                   "sentences"]
+_PASSAGE_FIELDS = ["row", "id", "document", "title", "section", "page", "pdf_page", "line_start", "line_end", "text",
+                   "spans", "sentences"]
 
 
 class MilvusGeneration:
@@ -372,7 +372,8 @@ class MilvusGeneration:
 
 def _passage_of(record: dict, dimension: int) -> tuple[Passage, np.ndarray]:
     citation = Citation(record["document"], record["title"], tuple(json.loads(record["section"])),
-                        json.loads(record["page"]), int(record["line_start"]), int(record["line_end"]))
+                        json.loads(record["page"]), int(record["line_start"]), int(record["line_end"]),
+                        json.loads(record["pdf_page"]))
     spans = tuple(tuple(span) for span in json.loads(record["spans"]))
     return Passage(record["id"], record["text"], citation, spans), _sentence_vectors(record["sentences"], dimension)
 
@@ -397,15 +398,17 @@ class MilvusPassageStore:
     def _documents(self) -> list[dict]:
         """Each document's first part: its summary and headings (a few hundred bytes each)."""
         if self._summaries is None:
-            fields = ["document", "title", "sha256", "passages", "pages", "first_row", "headings"]
+            fields = ["document", "title", "sha256", "passages", "pages", "page_numbering", "line_count", "first_row",
+                      "headings"]
             self._summaries = [record for batch in self.generation._scan(fields, self.documents_collection, "part == 0")
                                for record in batch]
         return self._summaries
 
     def documents(self) -> list[DocumentSummary]:
-        return sorted((DocumentSummary(d["document"], d["title"], d["sha256"], int(d["passages"]),
-                                       None if d["pages"] < 0 else int(d["pages"])) for d in self._documents()),
-                      key=lambda summary: summary.name)
+        return sorted((_summary_of(d) for d in self._documents()), key=lambda summary: summary.name)
+
+    def document(self, name: str) -> DocumentSummary | None:
+        return next((_summary_of(d) for d in self._documents() if d["document"] == name), None)
 
     def document_digests(self) -> dict[str, str]:
         return {d["document"]: d["sha256"] for d in self._documents()}
@@ -420,11 +423,14 @@ class MilvusPassageStore:
                     chosen.append(headings[depth])
         return chosen[:limit]
 
-    def document_lines(self, name: str) -> list[Line]:
-        parts = self.generation.milvus.call("query", self.documents_collection, filter=f"document == {json.dumps(name)}",
+    def document_lines(self, name: str, first: int = 1, last: int | None = None) -> list[Line]:
+        """The document's lines `first` to `last`, from the parts that hold them."""
+        last = last if last is not None else 2**62
+        where = f"document == {json.dumps(name)} and last_line >= {int(first)} and first_line <= {int(last)}"
+        parts = self.generation.milvus.call("query", self.documents_collection, filter=where,
                                             output_fields=["part", "lines"])
-        return [Line(number, page, text) for part in sorted(parts, key=lambda p: p["part"])
-                for number, page, text in json.loads(part["lines"])]
+        return [line for part in sorted(parts, key=lambda p: p["part"])
+                for line in (Line(*fields) for fields in json.loads(part["lines"])) if first <= line.number <= last]
 
 
 class MilvusBackend:
@@ -491,7 +497,8 @@ class MilvusBackend:
                 batch.append({
                     "row": row, "id": passage.id, "document": citation.document, "title": _fit(citation.title),
                     "section": _fit(json.dumps(citation.section, ensure_ascii=False)),
-                    "page": json.dumps(citation.page), "line_start": citation.line_start,
+                    "page": json.dumps(citation.page), "pdf_page": json.dumps(citation.pdf_page),
+                    "line_start": citation.line_start,
                     "line_end": citation.line_end, "text": _fit(passage.text), "spans": json.dumps(passage.sentences),
                     "embed_key": generation.keys[row],
                     "terms": _fit(" ".join(bm25_terms(analyzer, passage.contextual_text()))),
@@ -512,7 +519,8 @@ class MilvusBackend:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("row", DataType.INT64, is_primary=True)
         for name, length in (("id", 256), ("document", 4096), ("title", TEXT_BYTES), ("section", TEXT_BYTES),
-                             ("page", 256), ("text", TEXT_BYTES), ("spans", TEXT_BYTES), ("embed_key", 256)):
+                             ("page", 256), ("pdf_page", 32), ("text", TEXT_BYTES), ("spans", TEXT_BYTES),
+                             ("embed_key", 256)):
             schema.add_field(name, DataType.VARCHAR, max_length=length)
         schema.add_field("line_start", DataType.INT64)
         schema.add_field("line_end", DataType.INT64)
@@ -540,9 +548,10 @@ class MilvusBackend:
         schema.add_field("key", DataType.INT64, is_primary=True)
         schema.add_field("document", DataType.VARCHAR, max_length=4096)
         schema.add_field("part", DataType.INT64)
-        for name, length in (("title", TEXT_BYTES), ("sha256", 64), ("headings", TEXT_BYTES), ("lines", TEXT_BYTES)):
+        for name, length in (("title", TEXT_BYTES), ("sha256", 64), ("headings", TEXT_BYTES), ("lines", TEXT_BYTES),
+                             ("page_numbering", 16)):
             schema.add_field(name, DataType.VARCHAR, max_length=length)
-        for name in ("passages", "pages", "first_row"):
+        for name in ("passages", "pages", "first_row", "line_count", "first_line", "last_line"):
             schema.add_field(name, DataType.INT64)
         # Milvus wants a vector in every collection: the mean of the document's passage vectors.
         schema.add_field("centroid", DataType.FLOAT_VECTOR, dim=dimension)
@@ -569,11 +578,13 @@ class MilvusBackend:
             rows = rows_of.get(document.name, [])
             centroid = generation.vectors[rows].mean(axis=0) if rows else np.zeros(dimension, np.float32)
             centroid = centroid / (np.linalg.norm(centroid) or 1.0)
-            for part, lines in enumerate(_line_parts(document.lines)):
+            for part, (lines, first_line, last_line) in enumerate(_line_parts(document.lines)):
                 records.append({
                     "key": key, "document": document.name, "part": part, "title": _fit(summary.title),
                     "sha256": summary.sha256, "headings": _fit(json.dumps(headings.get(document.name, []), ensure_ascii=False)),
                     "lines": lines, "passages": summary.passages, "pages": -1 if summary.pages is None else summary.pages,
+                    "page_numbering": summary.page_numbering or "", "line_count": summary.lines,
+                    "first_line": first_line, "last_line": last_line,
                     "first_row": rows[0] if rows else -1, "centroid": centroid.astype(np.float32).tolist(),
                 })
                 key += 1
@@ -667,19 +678,32 @@ def _fit(text: str) -> str:
     return text if len(encoded) <= TEXT_BYTES else encoded[:TEXT_BYTES].decode("utf-8", errors="ignore")
 
 
-def _line_parts(lines: Sequence[Line]) -> list[str]:
-    """A document's lines as JSON arrays of [number, page, text], each under LINES_PART_BYTES."""
-    parts, current, size = [], [], 2
+def _line_parts(lines: Sequence[Line]) -> list[tuple[str, int, int]]:
+    """A document's lines as JSON arrays of [number, page, text, pdf_page, furniture], each under
+    LINES_PART_BYTES, with the first and last line number each holds."""
+    parts, current, size, numbers = [], [], 2, []
+
+    def close():
+        parts.append(("[" + ",".join(current) + "]", numbers[0] if numbers else 0, numbers[-1] if numbers else 0))
+
     for line in lines:
-        item = json.dumps([line.number, line.page, line.text], ensure_ascii=False)
+        item = json.dumps([line.number, line.page, line.text, line.pdf_page, line.furniture], ensure_ascii=False)
         length = len(item.encode("utf-8")) + 1
         if current and size + length > LINES_PART_BYTES:
-            parts.append("[" + ",".join(current) + "]")
-            current, size = [], 2
+            close()
+            current, size, numbers = [], 2, []
         if length > LINES_PART_BYTES:  # one enormous line: cut, the viewer shows its start
-            item = json.dumps([line.number, line.page, _fit(line.text)[: LINES_PART_BYTES // 4]], ensure_ascii=False)
+            item = json.dumps([line.number, line.page, _fit(line.text)[: LINES_PART_BYTES // 4], line.pdf_page,
+                               line.furniture], ensure_ascii=False)
             length = len(item.encode("utf-8")) + 1
         current.append(item)
+        numbers.append(line.number)
         size += length
-    parts.append("[" + ",".join(current) + "]")
+    close()
     return parts
+
+
+def _summary_of(record: dict) -> DocumentSummary:
+    return DocumentSummary(record["document"], record["title"], record["sha256"], int(record["passages"]),
+                           None if record["pages"] < 0 else int(record["pages"]), record["page_numbering"] or None,
+                           int(record["line_count"]))

@@ -18,17 +18,18 @@ _SCHEMA = """
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL, document TEXT NOT NULL, title TEXT NOT NULL,
     section TEXT NOT NULL, page INTEGER, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
-    text TEXT NOT NULL, sentences TEXT NOT NULL, embed_key TEXT NOT NULL
+    text TEXT NOT NULL, sentences TEXT NOT NULL, embed_key TEXT NOT NULL, pdf_page INTEGER
 );
 CREATE INDEX passages_by_id ON passages(id);
 CREATE TABLE documents (
     name TEXT PRIMARY KEY, title TEXT NOT NULL, sha256 TEXT NOT NULL, passages INTEGER NOT NULL,
-    pages INTEGER
+    pages INTEGER, page_numbering TEXT, lines INTEGER NOT NULL
 );
 CREATE TABLE lines (
-    document TEXT NOT NULL, number INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL
-);
-CREATE INDEX lines_by_document ON lines(document);
+    document TEXT NOT NULL, number INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL,
+    pdf_page INTEGER, furniture INTEGER NOT NULL,
+    PRIMARY KEY (document, number)
+) WITHOUT ROWID;
 """
 
 
@@ -39,6 +40,8 @@ class DocumentSummary:
     sha256: str
     passages: int
     pages: int | None
+    page_numbering: str | None = None  # "printed", "labels", "ordinal"; None without pages
+    lines: int = 0
 
 
 def write_store(path: Path, passages: Sequence[Passage], keys: Sequence[str], documents: Iterable[Document],
@@ -51,17 +54,19 @@ def write_store(path: Path, passages: Sequence[Passage], keys: Sequence[str], do
         for row, (passage, key) in enumerate(zip(passages, keys)):
             c = passage.citation
             rows.append((row, passage.id, c.document, c.title, json.dumps(c.section, ensure_ascii=False), c.page,
-                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), key))
-        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), key, c.pdf_page))
+        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         for document in documents:
             summary = summaries[document.name]
             connection.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?)",
-                (summary.name, summary.title, summary.sha256, summary.passages, summary.pages),
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
+                (summary.name, summary.title, summary.sha256, summary.passages, summary.pages,
+                 summary.page_numbering, summary.lines),
             )
             connection.executemany(
-                "INSERT INTO lines VALUES (?,?,?,?)",
-                [(document.name, line.number, line.page, line.text) for line in document.lines],
+                "INSERT INTO lines VALUES (?,?,?,?,?,?)",
+                [(document.name, line.number, line.page, line.text, line.pdf_page, int(line.furniture))
+                 for line in document.lines],
             )
         connection.commit()
     finally:
@@ -95,17 +100,23 @@ class PassageStore:
             return {}
         marks = ",".join("?" * len(rows))
         found = {}
-        for row, pid, document, title, section, page, start, end, text, sentences in self._query(
-            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences "
+        for row, pid, document, title, section, page, start, end, text, sentences, pdf_page in self._query(
+            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences, pdf_page "
             f"FROM passages WHERE row IN ({marks})", list(rows)
         ):
-            citation = Citation(document, title, tuple(json.loads(section)), page, start, end)
+            citation = Citation(document, title, tuple(json.loads(section)), page, start, end, pdf_page)
             spans = tuple(tuple(s) for s in json.loads(sentences))
             found[row] = Passage(pid, text, citation, spans)
         return found
 
     def documents(self) -> list[DocumentSummary]:
-        return [DocumentSummary(*row) for row in self._query("SELECT name, title, sha256, passages, pages FROM documents ORDER BY name")]
+        return [DocumentSummary(*row) for row in self._query(
+            "SELECT name, title, sha256, passages, pages, page_numbering, lines FROM documents ORDER BY name")]
+
+    def document(self, name: str) -> DocumentSummary | None:
+        found = self._query("SELECT name, title, sha256, passages, pages, page_numbering, lines FROM documents "
+                            "WHERE name = ?", (name,))
+        return DocumentSummary(*found[0]) if found else None
 
     def document_digests(self) -> dict[str, str]:
         return {name: digest for name, digest in self._query("SELECT name, sha256 FROM documents")}
@@ -126,8 +137,12 @@ class PassageStore:
                 chosen.append(heading)
         return chosen[:limit]
 
-    def document_lines(self, name: str) -> list[Line]:
-        return [Line(n, p, t) for n, p, t in self._query("SELECT number, page, text FROM lines WHERE document = ? ORDER BY rowid", (name,))]
+    def document_lines(self, name: str, first: int = 1, last: int | None = None) -> list[Line]:
+        """The document's lines `first` to `last` (to the end without `last`), from the index
+        on (document, number): a slice of a long document costs what the slice holds."""
+        return [Line(n, p, t, pdf, bool(furniture)) for n, p, t, pdf, furniture in self._query(
+            "SELECT number, page, text, pdf_page, furniture FROM lines WHERE document = ? AND number BETWEEN ? AND ? "
+            "ORDER BY number", (name, first, last if last is not None else 2**62))]
 
     def vector_cache(self) -> dict[str, int]:
         """embedding key -> the row of its passage's vectors."""

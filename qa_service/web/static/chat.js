@@ -73,6 +73,13 @@
     const link = element("a", null, passage.citation.label);
     link.href = passage.citation.url;
     line.append(element("span", "visually-hidden", "Bron: "), link, " ", relevance(passage.confidence));
+    if (passage.citation.pdf_url) {
+      // The original at the cited page, named as printed (the file's own page where none is).
+      const page = passage.citation.page ?? passage.citation.pdf_page;
+      const original = element("a", "original-link", `Open de PDF op pagina ${page}`);
+      original.href = passage.citation.pdf_url;
+      line.append(" ", original);
+    }
     return line;
   }
 

@@ -1,0 +1,73 @@
+"""Word (.docx): headings from the 'Title' and 'Heading N' styles, tables row by row with their
+column names and caption."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .model import Document, DocumentError
+from .structure import BlockWriter
+from .tables import CAPTION
+
+_HEADING = re.compile(r"Heading ([1-9])")
+
+
+def read_docx(path: Path, name: str) -> Document:
+    """Word: a paragraph in the 'Caption' style, or one that starts "Tabel 2.1", right above a
+    table is the table's caption."""
+    import docx
+    from docx.table import Table
+
+    try:
+        word = docx.Document(str(path))
+    except Exception as exc:  # zip, XML and package errors alike mean an unreadable file
+        raise DocumentError(
+            f"{name} cannot be read as a Word document ({exc or exc.__class__.__name__}); "
+            "save it again as .docx and add it once more."
+        ) from None
+    writer = BlockWriter()
+    items = list(word.iter_inner_content())
+    for i, item in enumerate(items):
+        if isinstance(item, Table):
+            previous = items[i - 1] if i else None
+            caption = previous.text if previous is not None and not isinstance(previous, Table) and _is_caption(previous) else ""
+            rows, header_rows = _table(item)
+            writer.table(caption, rows, header_rows)
+            continue
+        if i + 1 < len(items) and isinstance(items[i + 1], Table) and _is_caption(item):
+            continue  # written with its table
+        style = item.style.name if item.style is not None else ""
+        heading = _HEADING.fullmatch(style)
+        if style == "Title":
+            writer.heading(item.text, 0)
+        elif heading:
+            writer.heading(item.text, int(heading.group(1)))
+        else:
+            for part in item.text.split("\n"):  # line breaks within the paragraph
+                writer.text(part)
+                writer.end_line()
+            writer.end_block()
+    return writer.document(name)
+
+
+def _is_caption(paragraph) -> bool:
+    style = paragraph.style.name if paragraph.style is not None else ""
+    return style == "Caption" or bool(CAPTION.match(paragraph.text.strip()))
+
+
+def _table(table) -> tuple[list[list[str | None]], int | None]:
+    """The rows of cell texts (None in the columns a merged cell spans into), and how many
+    leading rows Word marks as the header that repeats on each page (None if none are)."""
+    rows: list[list[str | None]] = []
+    marked = 0
+    for row in table.rows:
+        cells: list[str | None] = []
+        previous = None
+        for cell in row.cells:
+            cells.append(None if previous is not None and cell._tc is previous._tc else cell.text)
+            previous = cell
+        if marked == len(rows) and row._tr.xpath("./w:trPr/w:tblHeader"):
+            marked += 1
+        rows.append(cells)
+    return rows, marked or None

@@ -1,0 +1,218 @@
+"""Plain text, typically extracted from a PDF (pdftotext and the like): hard-wrapped lines, page
+numbers and running headers between the pages, sometimes form feeds."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
+from .pages import EDGE_LINES, PrintedNumber, is_lone_number, looks_like_year, numbers_in, page_numbers, running_lines
+from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations
+
+
+def decode(data: bytes, name: str) -> str:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{name} is not a text file (it holds binary data).")
+    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("cp1252", errors="replace")
+
+
+def read_text(path: Path, name: str) -> Document:
+    """Plain text: pages from page numbers and form feeds, running headers and footers kept as
+    lines but not as text, headings from short lines that follow a sentence end."""
+    raw = decode(path.read_bytes(), name).replace("\r\n", "\n").replace("\r", "\n")
+    lines, numbering, page_count = _paginate(raw.removesuffix("\n").split("\n"))
+    content = [line for line in lines if not line.furniture]
+    if not any(line.text.strip() for line in content):
+        raise DocumentError(f"{name} holds no text.")
+    width = int(statistics.median([len(line.text) for line in content if line.text.strip()]))
+
+    # Title: the first lines up to a blank line, when they look like headings.
+    first = 0
+    while first < len(content) and not content[first].text.strip():
+        first += 1
+    title_lines = []
+    for line in content[first:]:
+        if not line.text.strip():
+            break
+        title_lines.append(line)
+    if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines):
+        title = " ".join(line.text.strip() for line in title_lines)
+        body = content[first + len(title_lines) :]
+    else:
+        title, body = title_from_name(name), content[first:]
+
+    # Split into runs of non-blank lines; within a run, a heading-like line that follows the
+    # end of a sentence starts a new block.
+    blocks: list[Block] = []
+    current: list[Line] = []
+
+    def flush():
+        if current:
+            blocks.append(Paragraph(tuple(current)))
+            current.clear()
+
+    for i, line in enumerate(body):
+        text = line.text.strip()
+        if not text:
+            flush()
+            continue
+        prev_ends = not current or current[-1].text.rstrip()[-1:] in SENTENCE_END
+        nxt = body[i + 1].text.strip() if i + 1 < len(body) else ""
+        next_ok = not nxt or nxt[0].isupper() or nxt[0].isdigit()
+        if prev_ends and next_ok and is_heading_text(text, width):
+            flush()
+            blocks.append(Heading(text, 0, line))
+            continue
+        current.append(line)
+    flush()
+    blocks = merge_continuations(blocks)
+    return Document(name, title, assign_levels(blocks), lines, numbering, page_count)
+
+
+@dataclass
+class _Candidate:
+    index: int  # the line
+    number: PrintedNumber
+    breaks_before: int  # form feeds before the line
+
+
+def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, int | None]:
+    """Number the lines and give each its page; say which are page numbers or running headers.
+
+    Pages end at form feeds, and at the lines that hold the printed page numbers: numbers in
+    sequence through the document (each one more than the one before, or as many more as form
+    feeds passed), with text between them. Those lines are footers when the text ends soon after
+    the last of them, else headers. Without either, the document has no pages.
+    """
+    texts: list[str] = []
+    breaks: list[int] = []  # form feeds before each line: its page as the form feeds count
+    seen = 0
+    for raw in raw_lines:
+        if "\f" not in raw:
+            texts.append(raw.rstrip())
+            breaks.append(seen)
+            continue
+        # Form feeds before the text open a new page for this line; others close its page.
+        leading = len(raw) - len(raw.lstrip("\f"))
+        seen += leading
+        texts.append(raw.replace("\f", "").rstrip())
+        breaks.append(seen)
+        seen += raw.count("\f") - leading
+    filled = [i for i, text in enumerate(texts) if text.strip()]
+
+    run = _numbered_lines(texts, breaks, filled)
+    footers = True
+    if run:
+        after = sum(1 for i in filled if i > run[-1].index)
+        before = sum(1 for i in filled if i < run[0].index)
+        footers = after <= before
+    # Where pages start: at a form feed, and after a footer or at a header.
+    starts = {0} | {i for i in range(1, len(texts)) if breaks[i] != breaks[i - 1]}
+    starts |= {c.index + 1 if footers else c.index for c in run if 0 < c.index + footers < len(texts)}
+    pages = _pages_with_text(sorted(starts), len(texts), filled)
+    if len(pages) <= 1 and not run:
+        return [Line(i + 1, None, t) for i, t in enumerate(texts)], None, None
+
+    page_of = [0] * len(texts)
+    for page, (start, end) in enumerate(pages):
+        for i in range(start, end):
+            page_of[i] = page
+    candidates: list[list[PrintedNumber]] = [[] for _ in pages]
+    for c in run:
+        candidates[page_of[c.index]].append(c.number)
+    numbers = page_numbers(candidates, lone_page_ok=True)
+    numbering: PageNumbering = "printed" if numbers.found else "ordinal"
+    printed: list[Page | None] = numbers.pages if numbers.found else list(range(1, len(pages) + 1))
+
+    furniture = {c.index for c in run}
+    edge_lines, edge_texts = [], []
+    for start, end in pages:
+        on_page = [i for i in range(start, end) if texts[i].strip() and i not in furniture]
+        top, bottom = on_page[:EDGE_LINES], on_page[::-1][:EDGE_LINES]
+        edge_lines.append((top, bottom))
+        edge_texts.append(([texts[i] for i in top], [texts[i] for i in bottom]))
+    for (top, bottom), (top_found, bottom_found) in zip(edge_lines, running_lines(edge_texts)):
+        furniture |= {top[p] for p in top_found} | {bottom[p] for p in bottom_found}
+    lines = [Line(i + 1, printed[page_of[i]], text, None, i in furniture) for i, text in enumerate(texts)]
+    return lines, numbering, len(pages)
+
+
+def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> list[_Candidate]:
+    """The lines that hold the pages' printed numbers: the longest sequences of numbers, in
+    document order, each one more than the one before (or as many more as form feeds passed
+    between them), with text between any two. Years count only in a sequence of three or
+    more. A document with one page and no sequence: its last line, if that is a lone number."""
+    candidates = [
+        _Candidate(i, number, breaks[i])
+        for i in filled
+        for number in numbers_in(texts[i])
+    ]
+    text_before = {i: position for position, i in enumerate(filled)}  # lines with text before each
+    runs: list[list[_Candidate]] = []
+    # The longest open run that each number would continue: by the number it needs next, and
+    # by its number less the form feeds before it (pages without a number in between).
+    by_next: dict[tuple[bool, int], list[_Candidate]] = {}
+    by_offset: dict[tuple[bool, int], list[_Candidate]] = {}
+
+    def fits(run: list[_Candidate] | None, candidate: _Candidate) -> bool:
+        if run is None:
+            return False
+        last = run[-1]
+        step, passed = candidate.number.value - last.number.value, candidate.breaks_before - last.breaks_before
+        return (step == 1 or (passed > 1 and step == passed)) and text_before[candidate.index] - text_before[last.index] > 1
+
+    for candidate in candidates:
+        roman, value = candidate.number.numeral is not None, candidate.number.value
+        fitting = [run for run in (by_next.get((roman, value)), by_offset.get((roman, value - candidate.breaks_before)))
+                   if fits(run, candidate)]
+        if fitting:
+            run = max(fitting, key=len)
+            run.append(candidate)
+        else:
+            run = [candidate]
+            runs.append(run)
+        for table, key in ((by_next, (roman, value + 1)), (by_offset, (roman, value - candidate.breaks_before))):
+            held = table.get(key)
+            # A held run that has moved on since, or a shorter one, gives way.
+            if held is None or len(held) <= len(run) or held[-1].number.value > value:
+                table[key] = run
+    trusted = [
+        run for run in runs
+        if len(run) >= 3 or (len(run) == 2 and not any(looks_like_year(c.number) for c in run))
+    ]
+    if trusted:
+        # The longest sequences that do not overlap: front matter in roman numerals, then the body.
+        chosen: list[list[_Candidate]] = []
+        for run in sorted(trusted, key=len, reverse=True):
+            if all(run[-1].index < other[0].index or run[0].index > other[-1].index for other in chosen):
+                chosen.append(run)
+        return sorted((c for run in chosen for c in run), key=lambda c: c.index)
+    if filled and not any(breaks) and is_lone_number(texts[filled[-1]]):
+        last = [c for c in candidates if c.index == filled[-1] and not looks_like_year(c.number)]
+        return last[:1]
+    return []
+
+
+def _pages_with_text(starts: list[int], count: int, filled: list[int]) -> list[tuple[int, int]]:
+    """Pages as (first line, end) from where they start; a stretch without text (the blank lines
+    between a footer and a form feed) joins the page before it."""
+    has_text = set(filled)
+    pages: list[tuple[int, int]] = []
+    for start, end in zip(starts, starts[1:] + [count]):
+        if start >= end:
+            continue
+        if pages and not any(i in has_text for i in range(start, end)):
+            pages[-1] = (pages[-1][0], end)
+        else:
+            pages.append((start, end))
+    if len(pages) > 1 and not any(i in has_text for i in range(*pages[0])):
+        pages[1] = (pages[0][0], pages[1][1])
+        pages.pop(0)
+    return pages
