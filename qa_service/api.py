@@ -48,6 +48,7 @@ from .rate_limit import ASK_ENDPOINTS, limit_questions, rate_limited_message, re
 from .request_log import log_request
 from .schemas import (
     VIEWER_LINES,
+    AskQuery,
     AskRequest,
     AskResponse,
     BuildOut,
@@ -118,8 +119,8 @@ _upload_errors = {**_admin_errors, 400: ErrorResponse, 413: ErrorResponse, 415: 
 OPERATIONS = [
     Operation("POST", "/ask", "Ask a question; get the passages that answer it, with citations.",
               body=AskRequest, responses={200: AskResponse, **_errors}),
-    Operation("GET", "/ask", "The same as POST /ask, with the question in `q`.",
-              query=AskRequest, query_names={"question": "q"},
+    Operation("GET", "/ask", "The same as POST /ask without history, with the question in `q`.",
+              query=AskQuery, query_names={"question": "q"},
               responses={200: AskResponse, 400: ErrorResponse, **_long_url, 429: ErrorResponse, 503: ErrorResponse}),
     Operation("GET", "/health", "Whether the service can answer: passages, generation, model.",
               responses={200: HealthResponse, 503: ErrorResponse}),
@@ -212,10 +213,11 @@ def read_json_object() -> dict:
     return value
 
 
-def _answer(ask: AskRequest) -> Response:
+def _answer(ask: AskQuery) -> Response:
     g.question = ask.question  # for the request's log line, where QA_LOG_QUESTIONS=1 allows it
     current = service()
-    answer = current.searcher.ask(ask.question.strip(), top_k=ask.top_k, mode=ask.mode)
+    history = ask.turns() if isinstance(ask, AskRequest) else []
+    answer = current.searcher.ask(ask.question.strip(), top_k=ask.top_k, mode=ask.mode, history=history)
     g.answered = answer.answered
     if not answer.answered:
         current.metrics.observe_unanswered()
@@ -237,7 +239,7 @@ def ask_get():
         payload["top_k"] = int(value) if re.fullmatch(r"[+-]?\d{1,9}", value) else value
     if "mode" in request.args:
         payload["mode"] = request.args["mode"]
-    return _answer(validated(AskRequest, payload))
+    return _answer(validated(AskQuery, payload))
 
 
 @api.get("/health")

@@ -153,23 +153,35 @@ def serve(corpus_dir, index_dir, model, index_backend, host, port, workers):
 @_backend
 @click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--after", "earlier", multiple=True, metavar="QUESTION",
+              help="An earlier question of the conversation, oldest first; repeatable (at most 5). A follow-up "
+                   "such as 'en in de Sahel?' is then understood from them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-def ask(question, index_dir, model, index_backend, top_k, mode, as_json):
+def ask(question, index_dir, model, index_backend, top_k, mode, earlier, as_json):
     """Ask a question in the terminal."""
     from .embedder import ModelError
     from .index import IndexUnavailableError
-    from .schemas import answer_response
+    from .schemas import MAX_HISTORY_TURNS, answer_response
+    from .search import Turn
 
     if not question.strip():
         _fail("the question is empty.", 2)
+    if any(not turn.strip() for turn in earlier):
+        _fail("an earlier question (--after) is empty.", 2)
+    if len(earlier) > MAX_HISTORY_TURNS:
+        _fail(f"give at most {MAX_HISTORY_TURNS} earlier questions (--after), the last ones.", 2)
     settings = _settings(index_dir=index_dir, model=model, index_backend=index_backend)
+    history = [Turn(turn.strip()) for turn in earlier]
     try:
-        answer = _searcher(settings).ask(question.strip(), top_k=top_k, mode=mode)
+        answer = _searcher(settings).ask(question.strip(), top_k=top_k, mode=mode, history=history)
     except (IndexUnavailableError, ModelError) as exc:
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(answer_response(answer).model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
+    if answer.context is not None:
+        click.echo(click.style(f"Understood as a follow-up to: {answer.context.questions[-1]}", dim=True))
+        click.echo()
     if not answer.hits:
         click.echo("No passage answers this question.")
     for hit in answer.hits:
@@ -234,7 +246,7 @@ def _read(reader, path: Path):
 
 
 @main.command(name="eval")
-@click.argument("questions_file", type=click.Path(path_type=Path))
+@click.argument("questions_file", type=click.Path(path_type=Path), required=False)
 @_corpus
 @_index
 @_backend
@@ -242,15 +254,22 @@ def _read(reader, path: Path):
 @click.option("--top-k", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--unanswerable", "unanswerable_file", type=click.Path(path_type=Path),
               help="Questions the documents do not answer (JSONL: question, kind): how often the service says so.")
+@click.option("--conversations", "conversations_file", type=click.Path(path_type=Path),
+              help="Conversations (JSONL: turns, document, expect, page, kind followup|switch): the last question "
+                   "with its history and without.")
+@click.option("--split", help="Only the conversations of this split (the `split` field, e.g. report).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, models, top_k, unanswerable_file, as_json):
+def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, models, top_k, unanswerable_file,
+                     conversations_file, split, as_json):
     """Measure the service on a JSONL file of questions: dense, lexical and hybrid side by side.
 
     Each line: {"question", "document", "expect", "page"?, "kind"?}. A hit is a passage of that
     document whose text holds `expect` (whitespace normalised), on that page where one is given;
     figures are also given per `kind`. With --unanswerable, also how often the service says
     "not in the documents" on those questions and on the answerable ones, and how well its
-    confidence is calibrated on both.
+    confidence is calibrated on both. With --conversations (QUESTIONS_FILE may then be left
+    out), follow-up hit@1 / recall@3 and topic-switch hit@1 of each conversation's last
+    question, with its history (asked turn by turn as the chat page does) and without.
     """
     from dataclasses import asdict
 
@@ -258,21 +277,35 @@ def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, model
         abstention_table,
         calibration,
         calibration_table,
+        conversations_table,
         evaluate,
         evaluate_abstention,
+        evaluate_conversations,
         labelled_evidence,
+        read_conversations,
         read_questions,
         read_unanswerable,
         results_json,
         results_table,
     )
 
-    questions = _read(read_questions, questions_file)
+    if questions_file is None and conversations_file is None:
+        raise click.UsageError("give a QUESTIONS_FILE, --conversations FILE, or both.")
+    if questions_file is None and unanswerable_file is not None:
+        raise click.UsageError("--unanswerable needs a QUESTIONS_FILE of answerable questions beside it.")
+    questions = _read(read_questions, questions_file) if questions_file else []
     unanswerable = _read(read_unanswerable, unanswerable_file) if unanswerable_file else None
+    conversations = _read(read_conversations, conversations_file) if conversations_file else None
+    if conversations is not None and split is not None:
+        conversations = [c for c in conversations if c.split == split]
+        if not conversations:
+            _fail(f"{conversations_file} holds no conversation of the split {split!r}.", 2)
     base = _settings(corpus_dir=corpus_dir, index_dir=index_dir, index_backend=index_backend)
     report = {}
     for model, searcher in _evaluated_searchers(base, models, progress=not as_json):
-        figures = {"modes": evaluate(searcher, questions, top_k=top_k)}
+        figures = {"modes": evaluate(searcher, questions, top_k=top_k)} if questions else {}
+        if conversations is not None:
+            figures["conversations"] = evaluate_conversations(searcher, conversations, top_k=top_k)
         if unanswerable is not None:
             figures["abstention"] = evaluate_abstention(searcher, questions, unanswerable)
             figures["calibration"] = calibration(labelled_evidence(searcher, questions, unanswerable))
@@ -280,15 +313,24 @@ def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, model
         report[model] = figures
     if as_json:
         click.echo(json.dumps({
-            "questions": len(questions), "unanswerable": len(unanswerable or []), "top_k": top_k,
-            "models": {m: {"confidence": f["confidence"], **results_json(f["modes"]),
-                           **{k: asdict(f[k]) for k in ("abstention", "calibration") if k in f}}
+            "questions": len(questions), "unanswerable": len(unanswerable or []),
+            "conversations": len(conversations or []), "top_k": top_k,
+            "models": {m: {"confidence": f["confidence"], **results_json(f.get("modes", [])),
+                           **{k: asdict(f[k]) for k in ("abstention", "calibration") if k in f},
+                           **({"conversations": {r.kind: asdict(r) for r in f["conversations"]}}
+                              if "conversations" in f else {})}
                        for m, f in report.items()},
         }, indent=2))
         return
     for model, figures in report.items():
-        click.echo(f"\n{model} — {len(questions)} questions, top {top_k}; confidence: {figures['confidence']}")
-        click.echo(results_table(figures["modes"], top_k))
+        click.echo(f"\n{model} — top {top_k}; confidence: {figures['confidence']}")
+        if "modes" in figures:
+            click.echo(f"{len(questions)} questions")
+            click.echo(results_table(figures["modes"], top_k))
+        if "conversations" in figures:
+            which = f" (split {split})" if split else ""
+            click.echo(f"\n{len(conversations)} conversations{which}: the last question with its history and without")
+            click.echo(conversations_table(figures["conversations"]))
         if "abstention" in figures:
             click.echo("\n" + abstention_table(figures["abstention"]))
             click.echo("\n" + calibration_table(figures["calibration"]))

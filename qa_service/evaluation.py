@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .confidence import ConfidenceModel, Evidence, choose_threshold, expected_calibration_error, fit_confidence
-from .search import ANSWER_DEPTH, MODES, Searcher
+from .search import ANSWER_DEPTH, MODES, Searcher, Turn
 
 
 class EvalFileError(ValueError):
@@ -278,3 +278,92 @@ def calibration_table(result: CalibrationResult) -> str:
 
 def results_json(results: list[ModeResult]) -> dict:
     return {r.mode: {k: v for k, v in asdict(r).items() if k != "mode"} for r in results}
+
+
+# --- conversations -------------------------------------------------------------------------
+
+CONVERSATION_KINDS = ("followup", "switch")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Earlier questions, then a last one whose answer is known (tests/fixtures/followups-README.md)."""
+
+    earlier: tuple[str, ...]
+    last: EvalQuestion  # its kind: followup (needs the earlier turns) or switch (stands alone)
+    split: str | None = None  # choose or report: which half weights may be chosen on
+
+
+@dataclass(frozen=True)
+class ConversationResult:
+    kind: str
+    conversations: int
+    with_history: Figures
+    without_history: Figures
+    understood: float  # share whose last question was read with its history (context not null)
+    unchanged: float  # share whose passages are the same with history as without
+
+
+def read_conversations(path: Path) -> list[Conversation]:
+    conversations = []
+    for number, item in _read_lines(path):
+        turns = item.get("turns")
+        if not (isinstance(turns, list) and len(turns) >= 2 and all(isinstance(t, str) and t.strip() for t in turns)):
+            raise EvalFileError(f"{path}, line {number}: turns must be a list of at least two questions.")
+        missing = [k for k in ("document", "expect") if not isinstance(item.get(k), str) or not item[k].strip()]
+        if missing:
+            raise EvalFileError(f"{path}, line {number}: needs the text field(s) {', '.join(missing)}.")
+        if item.get("kind") not in CONVERSATION_KINDS:
+            raise EvalFileError(f"{path}, line {number}: kind must be followup or switch.")
+        page = item.get("page")
+        if page is not None and (not isinstance(page, int) or isinstance(page, bool)):
+            raise EvalFileError(f"{path}, line {number}: page must be a whole number.")
+        split = item.get("split")
+        if split is not None and not isinstance(split, str):
+            raise EvalFileError(f"{path}, line {number}: split must be a word such as choose or report.")
+        last = EvalQuestion(turns[-1], item["document"], item["expect"], page, item["kind"])
+        conversations.append(Conversation(tuple(turns[:-1]), last, split))
+    return conversations
+
+
+def conversation_history(searcher: Searcher, earlier: Sequence[str], shown: int = 3) -> list[Turn]:
+    """The history a chat client sends: each earlier question asked in turn with the ones before
+    it, and the ids of the first `shown` passages it got."""
+    history: list[Turn] = []
+    for question in earlier:
+        answer = searcher.ask(question, top_k=shown, history=history)
+        history.append(Turn(question, tuple(hit.passage.id for hit in answer.hits)))
+    return history
+
+
+def evaluate_conversations(searcher: Searcher, conversations: list[Conversation],
+                           top_k: int = 10) -> list[ConversationResult]:
+    """Each conversation's last question asked with its history and without, per kind."""
+    outcomes: dict[str, list[tuple[int | None, int | None, bool, bool]]] = {}
+    for conversation in conversations:
+        question = conversation.last
+        alone = searcher.ask(question.question, top_k=top_k)
+        answer = searcher.ask(question.question, top_k=top_k, history=conversation_history(searcher, conversation.earlier))
+        ranks = [next((hit.rank for hit in a.hits if is_answer(hit, question)), None) for a in (answer, alone)]
+        same = [h.passage.id for h in answer.hits] == [h.passage.id for h in alone.hits]
+        outcomes.setdefault(question.kind or "", []).append((*ranks, answer.context is not None, same))
+
+    def figures(ranks: list[int | None]) -> Figures:
+        return Figures(len(ranks), _share([r == 1 for r in ranks]), _share([r is not None and r <= 3 for r in ranks]))
+
+    return [ConversationResult(kind, len(rows), figures([r[0] for r in rows]), figures([r[1] for r in rows]),
+                               _share([r[2] for r in rows]), _share([r[3] for r in rows]))
+            for kind, rows in sorted(outcomes.items())]
+
+
+def conversations_table(results: list[ConversationResult]) -> str:
+    header = f"{'last question':<14} {'n':>4} {'':<10} {'with history':>14} {'without':>10} {'read with history':>18} {'unchanged':>10}"
+    rows = [header, "-" * len(header)]
+    for r in results:
+        name = {"followup": "follow-up", "switch": "topic switch"}.get(r.kind, r.kind)
+        for label, attribute in (("hit@1", "hit_at_1"), ("recall@3", "recall_at_3")):
+            cells = [f"{getattr(f, attribute):.2f}" for f in (r.with_history, r.without_history)]
+            extra = f"{r.understood:>18.2f} {r.unchanged:>10.2f}" if label == "hit@1" else ""
+            rows.append(f"{name if label == 'hit@1' else '':<14} {r.conversations if label == 'hit@1' else '':>4} "
+                        f"{label:<10} {cells[0]:>14} {cells[1]:>10} {extra}".rstrip())
+    return "\n".join(rows)

@@ -3,20 +3,25 @@ the source of /openapi.json, so the documentation cannot drift from the behaviou
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Optional, Union
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .corpus import CorpusChange
 from .index import BuildReport
-from .search import MODES, Answer
+from .search import MODES, Answer, Turn
 
 MAX_QUESTION_CHARS = 1000
 VIEWER_LINES = 1000  # lines the document viewer shows at a time
 LINES_PATTERN = r"^[1-9][0-9]{0,8}(-[1-9][0-9]{0,8})?$"
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 20
+MAX_HISTORY_TURNS = 5
+MAX_TURN_PASSAGES = 20
+# Passage ids as the API gives them (16 hex digits today); anything else cannot name a passage.
+PASSAGE_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
 # Text with at least one visible character and no control characters (tab and newlines are fine).
 _CONTROL = r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F"
 QUESTION_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
@@ -28,7 +33,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class AskRequest(Strict):
+class AskQuery(Strict):
+    """A question on its own: GET /ask's query, and the fields POST /ask shares with it."""
+
     question: str = Field(
         min_length=1, max_length=MAX_QUESTION_CHARS, pattern=QUESTION_PATTERN,
         description="The question, in Dutch or English.",
@@ -36,6 +43,36 @@ class AskRequest(Strict):
     )
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="How many passages to return.")
     mode: Mode = Field("hybrid", description="Ranking: dense and BM25 fused (hybrid), or one of them alone.")
+
+
+class TurnIn(Strict):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=QUESTION_PATTERN,
+                          description="A question asked earlier in this conversation.")
+    passages: list[str] = Field(
+        default_factory=list, max_length=MAX_TURN_PASSAGES,
+        description="The ids of the passages that answered it, as the API gave them, best first. Ids this index "
+        "no longer holds (after a rebuild) are ignored.",
+    )
+
+    @field_validator("passages")
+    @classmethod
+    def _passage_ids(cls, ids: list[str]) -> list[str]:
+        for passage_id in ids:
+            if not re.match(PASSAGE_ID_PATTERN, passage_id):
+                raise ValueError("a passage id is 1 to 64 letters, digits, - or _, as the API gave it")
+        return ids
+
+
+class AskRequest(AskQuery):
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=MAX_HISTORY_TURNS,
+        description=f"The earlier turns of this conversation, oldest first (at most {MAX_HISTORY_TURNS}). A question "
+        "that does not stand on its own (\"en in de Sahel?\") is then understood from them; one that does is answered "
+        "exactly as without history. The server keeps no conversation: send the turns with every question.",
+    )
+
+    def turns(self) -> list[Turn]:
+        return [Turn(turn.question.strip(), tuple(turn.passages)) for turn in self.history]
 
 
 class Span(BaseModel):
@@ -84,9 +121,20 @@ class PassageOut(BaseModel):
     terms: list[Span] = Field(description="The question's words (by stem) where they occur in the text.")
 
 
+class ContextOut(BaseModel):
+    turns: list[int] = Field(description="The 0-based indices into `history` of the turns the question was "
+                                         "understood from.")
+    questions: list[str] = Field(description="Those turns' questions, in the same order.")
+    terms: list[str] = Field(description="The words borrowed from them.")
+
+
 class AskResponse(BaseModel):
     question: str
     mode: Mode
+    context: Optional[ContextOut] = Field(
+        description="Null when the question stood on its own; else the earlier turns it was understood from "
+        "(a follow-up such as \"en hoeveel kostte dat?\")."
+    )
     answered: bool = Field(description="False when no passage is likely to answer the question (none of the first five "
                                        "reaches the confidence threshold): the documents probably do not say. The "
                                        "nearest passages are still given.")
@@ -223,8 +271,12 @@ def answer_response(answer: Answer) -> AskResponse:
                 terms=[Span(start=a, end=b) for a, b in hit.terms],
             )
         )
+    context = answer.context
     return AskResponse(
-        question=answer.question, mode=answer.mode, answered=answer.answered, passages=passages,
+        question=answer.question, mode=answer.mode,
+        context=None if context is None else ContextOut(turns=list(context.turns), questions=list(context.questions),
+                                                        terms=list(context.terms)),
+        answered=answer.answered, passages=passages,
         generation=answer.generation, took_ms=round(answer.took_ms, 1),
     )
 
@@ -235,12 +287,19 @@ def describe_validation_error(error: ValidationError) -> str:
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "body"
         kind = item["type"]
-        if kind == "string_pattern_mismatch" and field == "question":
-            message = "question must contain text and no control characters"
-        elif kind == "string_too_short" and field == "question":
-            message = "question is empty; type a question"
-        elif kind == "string_too_long" and field == "question":
-            message = f"question is too long; keep it under {MAX_QUESTION_CHARS} characters"
+        question = field == "question" or re.fullmatch(r"history\.\d+\.question", field)
+        if kind == "string_pattern_mismatch" and question:
+            message = f"{field} must contain text and no control characters"
+        elif kind == "string_too_short" and question:
+            message = f"{field} is empty; type a question"
+        elif kind == "string_too_long" and question:
+            message = f"{field} is too long; keep it under {MAX_QUESTION_CHARS} characters"
+        elif kind == "too_long" and field == "history":
+            message = f"history holds at most {MAX_HISTORY_TURNS} turns; send the last {MAX_HISTORY_TURNS}"
+        elif kind == "too_long" and field.endswith(".passages"):
+            message = f"{field} holds at most {MAX_TURN_PASSAGES} passage ids"
+        elif kind == "value_error":
+            message = f"{field}: {str(item['ctx']['error'])}"
         elif kind == "missing":
             message = f"{field} is required"
         elif kind == "extra_forbidden":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -59,6 +60,80 @@ class Answer:
     generation: str
     took_ms: float
     answered: bool  # whether a passage among the first ANSWER_DEPTH reaches the confidence threshold
+    context: Context | None = None  # the earlier turns the question was understood from; None when it stood alone
+
+
+@dataclass(frozen=True)
+class ConversationWeights:
+    """How a question is read with its conversation. Chosen on the `choose` half of
+    tests/fixtures/followups.jsonl (benchmarks/conversations.py prints the grid) and checked on the
+    `report` half: a question is read with its history when its best confidence alone stays
+    below `follow_up_below`; then the last `turns` questions' words count `term_weight` of its own
+    in BM25, and their vector `vector_weight` of its own in the query vector."""
+
+    follow_up_below: float = 0.5
+    turns: int = 1
+    passages: int = 1  # of each turn's passages, the first this many stand for its topic
+    term_weight: float = 0.5
+    vector_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of a conversation: its question, and the ids of the passages that answered it."""
+
+    question: str
+    passages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a follow-up question was understood: the turns (indices into the history) it was read
+    with, their questions, and the words it borrowed from them."""
+
+    turns: tuple[int, ...]
+    questions: tuple[str, ...]
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the rankings are asked: the text (the question, with any words borrowed from the
+    conversation), its vector and its BM25 ranking."""
+
+    text: str
+    vector: np.ndarray
+    bm25: LexicalRanking | None
+
+
+@dataclass(frozen=True)
+class BlendedRanking:
+    """The BM25 ranking of a question plus, at a lower weight, that of words borrowed from the
+    earlier turns (index.lexical_search.LexicalRanking)."""
+
+    own: LexicalRanking | None
+    borrowed: LexicalRanking
+    weight: float
+    top: list[tuple[int, float]]
+
+    def scores(self, rows: Sequence[int]) -> np.ndarray:
+        own = self.own.scores(rows) if self.own is not None else np.zeros(len(rows))
+        return np.asarray(own, np.float64) + self.weight * np.asarray(self.borrowed.scores(rows), np.float64)
+
+
+def blended_ranking(own: LexicalRanking | None, borrowed: LexicalRanking | None, weight: float) -> LexicalRanking | None:
+    if borrowed is None:
+        return own
+    rows = list(dict.fromkeys([row for row, _ in (own.top if own is not None else [])] + [row for row, _ in borrowed.top]))
+    partial = BlendedRanking(own, borrowed, weight, [])
+    scores = partial.scores(rows)
+    order = np.argsort(-scores, kind="stable")[:CANDIDATES]
+    return BlendedRanking(own, borrowed, weight, [(rows[i], float(scores[i])) for i in order if scores[i] > 0])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm > 0 else vector
 
 
 def _standard_scores(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -76,36 +151,90 @@ def standard_score_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: 
 
 
 class Searcher:
-    def __init__(self, embedder: Embedder, live_index: LiveIndex, confidence: ConfidenceModel | None = None):
+    def __init__(self, embedder: Embedder, live_index: LiveIndex, confidence: ConfidenceModel | None = None,
+                 conversation: ConversationWeights = ConversationWeights()):
         self.embedder = embedder
         self.live_index = live_index
         self.confidence = confidence or confidence_model_for(embedder.name)
+        self.conversation = conversation
 
-    def ask(self, question: str, top_k: int = 5, mode: str = "hybrid") -> Answer:
+    def ask(self, question: str, top_k: int = 5, mode: str = "hybrid", history: Sequence[Turn] = ()) -> Answer:
+        """The passages that answer `question`; with `history` (the conversation's earlier turns,
+        oldest first), a question that does not stand on its own is understood from them."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         started = time.perf_counter()
         generation = self.live_index.current()
         # Every mode embeds the question: confidence reads the cosines whichever ranking is asked for.
-        query_vector = self.embedder.embed_queries([question])[0]
+        # Every mode ranks by BM25 too: confidence reads the BM25 scores of the passages it judges.
+        alone = Query(question, self.embedder.embed_queries([question])[0], generation.lexical.ranking(question, CANDIDATES))
+        hits, answered = self._answer(generation, alone, top_k, mode)
+        context = None
+        if history and self._follows_up(hits):
+            query, context = self._in_context(generation, alone, history)
+            hits, answered = self._answer(generation, query, top_k, mode)
+        took_ms = (time.perf_counter() - started) * 1000
+        return Answer(question, mode, hits, generation.name, took_ms, answered, context)
+
+    def _follows_up(self, hits: list[Hit]) -> bool:
+        """Whether a question needs its conversation: when none of its first passages is likely to
+        answer it on its own. A question that names its own topic is answered well alone, also when
+        it shares words with the earlier turns, and stays exactly as it would be without them."""
+        best = max((hit.confidence for hit in hits[:ANSWER_DEPTH]), default=0.0)
+        return best < self.conversation.follow_up_below
+
+    def _in_context(self, generation: Generation, alone: Query, history: Sequence[Turn]) -> tuple[Query, Context]:
+        """The question together with the last turns: their words at a lower BM25 weight, and
+        their topic blended into the question's vector."""
+        weights = self.conversation
+        used = list(range(max(0, len(history) - weights.turns), len(history)))
+        analyzer = generation.lexical.analyzer
+        own = set(analyzer.stems(alone.text))
+        borrowed: dict[str, str] = {}  # stem -> the word as it was asked
+        for i in used:
+            for term in analyzer.terms(history[i].question):
+                if term.stem not in own:
+                    borrowed.setdefault(term.stem, history[i].question[term.start:term.end])
+        vector = _unit(alone.vector + weights.vector_weight * self._topic(generation, [history[i] for i in used]))
+        words = " ".join(borrowed.values())
+        lexical = blended_ranking(alone.bm25, generation.lexical.ranking(words, CANDIDATES) if words else None,
+                                  weights.term_weight)
+        query = Query(f"{alone.text} {words}".strip(), vector.astype(alone.vector.dtype), lexical)
+        return query, Context(tuple(used), tuple(history[i].question for i in used), tuple(borrowed.values()))
+
+    def _topic(self, generation: Generation, turns: Sequence[Turn]) -> np.ndarray:
+        """A vector for what the turns were about: the passages that answered them where the client
+        sent their ids (read from the index, no model call), else their questions embedded."""
+        shown = self.conversation.passages
+        rows_of = generation.store.rows_of(list(dict.fromkeys(p for turn in turns for p in turn.passages[:shown])))
+        topics, asked = [], []
+        for turn in turns:
+            rows = [rows_of[p] for p in turn.passages[:shown] if p in rows_of]
+            if rows:
+                topics.append(_unit(generation.dense.passage_vectors(rows).mean(axis=0)))
+            else:
+                asked.append(turn.question)
+        if asked:
+            topics.append(np.asarray(self.embedder.embed_queries([" ".join(asked)])[0], np.float32))
+        return _unit(np.sum(topics, axis=0))
+
+    def _answer(self, generation: Generation, query: Query, top_k: int, mode: str) -> tuple[list[Hit], bool]:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
-        # Every mode ranks by BM25 too: confidence reads the BM25 scores of the passages it judges.
-        bm25 = generation.lexical.ranking(question, CANDIDATES)
         if mode != "lexical":
-            dense = dict(generation.dense.search(query_vector, CANDIDATES))
+            dense = dict(generation.dense.search(query.vector, CANDIDATES))
         if mode != "dense":
-            lexical = dict(bm25.top) if bm25 is not None else {}
+            lexical = dict(query.bm25.top) if query.bm25 is not None else {}
         if mode == "hybrid":
-            ranked = self._fuse(generation, query_vector, dense, bm25, lexical)
+            ranked = self._fuse(generation, query.vector, dense, query.bm25, lexical)
         else:
             ranked = list((dense or lexical).items())
         judged = ranked[: max(top_k, ANSWER_DEPTH)]
         rows = [row for row, _ in judged]
         records = generation.store.passages(rows)
         analyzer = generation.lexical.analyzer
-        question_stems = set(analyzer.stems(question))
-        evidence = self._evidence(generation, question, query_vector, rows, records, bm25)
+        question_stems = set(analyzer.stems(query.text))
+        evidence = self._evidence(generation, query.text, query.vector, rows, records, query.bm25)
         confidences = self.confidence.probabilities(evidence)
         answered = bool(len(confidences)) and float(confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
         hits = []
@@ -119,14 +248,13 @@ class Searcher:
                     score=score,
                     dense=dense.get(row),
                     lexical=lexical.get(row),
-                    highlight=_best_sentence(passage, generation.sentences_of(row), query_vector, spans),
+                    highlight=_best_sentence(passage, generation.sentences_of(row), query.vector, spans),
                     terms=tuple((a, b) for a, b, _ in spans),
                     confidence=float(confidence),
                     evidence=evidence[rank - 1],
                 )
             )
-        took_ms = (time.perf_counter() - started) * 1000
-        return Answer(question, mode, hits, generation.name, took_ms, answered)
+        return hits, answered
 
     @staticmethod
     def _evidence(generation: Generation, question: str, query_vector: np.ndarray, rows: list[int],

@@ -74,3 +74,5 @@ class FaissVectorSearch:
         found[order] = np.asarray(self.vectors[np.asarray(rows)[order]], dtype=np.float32) @ vector
         return found
 
+    def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)

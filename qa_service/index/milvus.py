@@ -223,9 +223,14 @@ class MilvusVectorSearch:
     def similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         if not len(rows):
             return np.zeros(0, np.float32)
+        return self.passage_vectors(rows) @ vector
+
+    def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, 0), np.float32)
         found = self.milvus.call("query", self.collection, ids=[int(r) for r in rows], output_fields=["row", "dense"])
         by_row = {int(record["row"]): record["dense"] for record in found}
-        return np.asarray([by_row[int(r)] for r in rows], np.float32) @ vector
+        return np.asarray([by_row[int(r)] for r in rows], np.float32)
 
 
 def bm25_terms(analyzer: Analyzer, text: str) -> list[str]:
@@ -394,6 +399,13 @@ class MilvusPassageStore:
 
     def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
         return {row: passage for row, (passage, _) in self.generation.rows(rows).items()}
+
+    def rows_of(self, ids: Sequence[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        found = self.generation.milvus.call("query", self.generation.collection, filter=f"id in {json.dumps(list(ids))}",
+                                            output_fields=["row", "id"])
+        return {record["id"]: int(record["row"]) for record in found}
 
     def _documents(self) -> list[dict]:
         """Each document's first part: its summary and headings (a few hundred bytes each)."""

@@ -109,6 +109,13 @@ class PassageStore:
             found[row] = Passage(pid, text, citation, spans)
         return found
 
+    def rows_of(self, ids: Sequence[str]) -> dict[str, int]:
+        """The rows of the passages with these ids; an id the generation does not hold is left out."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return dict(self._query(f"SELECT id, row FROM passages WHERE id IN ({marks})", list(ids)))
+
     def documents(self) -> list[DocumentSummary]:
         return [DocumentSummary(*row) for row in self._query(
             "SELECT name, title, sha256, passages, pages, page_numbering, lines FROM documents ORDER BY name")]

