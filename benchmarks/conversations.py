@@ -40,11 +40,12 @@ DOCUMENTS = [ROOT / "corpus" / "beleidsthema-2-vrede-veiligheid-stabiliteit.txt"
              *sorted((ROOT / "tests" / "fixtures" / "heldout" / "corpus").glob("*.txt"))]
 RESULTS = ROOT / "benchmarks" / "results" / "conversations"
 GRID = {
-    "follow_up_below": (0.3, 0.4, 0.5, 0.6),
+    "follow_up_below": (0.5, 0.6, 0.7),
+    "own_terms": (4, 5, 6, 99),
     "turns": (1, 2),
-    "passages": (1, 3),
-    "term_weight": (0.25, 0.5, 1.0),
-    "vector_weight": (0.5, 1.0, 2.0),
+    "passages": (1,),
+    "term_weight": (0.25, 0.5),
+    "vector_weight": (0.25, 0.5, 1.0),
 }
 
 

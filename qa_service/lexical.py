@@ -164,6 +164,12 @@ class Analyzer:
                 found.append(stem)
         return names, numbers
 
+    def content_stems(self, text: str) -> list[str]:
+        """The stems of the words a text says something with: its terms without the function words
+        of English either ("why", "them", "did"), which a corpus in another language keeps as terms."""
+        return [stem for token in _TOKEN.findall(text)
+                if _fold(token) not in self._english_words and (stem := self._stem_of(token)) is not None]
+
     def stems(self, text: str) -> list[str]:
         stem_of = self._stem_of
         return [stem for stem in map(stem_of, _TOKEN.findall(text)) if stem is not None]

@@ -67,11 +67,12 @@ class Answer:
 class ConversationWeights:
     """How a question is read with its conversation. Chosen on the `choose` half of
     tests/fixtures/followups.jsonl (benchmarks/conversations.py prints the grid) and checked on the
-    `report` half: a question is read with its history when its best confidence alone stays
-    below `follow_up_below`; then the last `turns` questions' words count `term_weight` of its own
+    `report` half: a question is read with its history when it has fewer than `own_terms`
+    words of its own and its best confidence alone stays below `follow_up_below`; then the last `turns` questions' words count `term_weight` of its own
     in BM25, and their vector `vector_weight` of its own in the query vector."""
 
     follow_up_below: float = 0.5
+    own_terms: int = 5
     turns: int = 1
     passages: int = 1  # of each turn's passages, the first this many stand for its topic
     term_weight: float = 0.5
@@ -170,18 +171,21 @@ class Searcher:
         alone = Query(question, self.embedder.embed_queries([question])[0], generation.lexical.ranking(question, CANDIDATES))
         hits, answered = self._answer(generation, alone, top_k, mode)
         context = None
-        if history and self._follows_up(hits):
+        if history and self._follows_up(generation, question, hits):
             query, context = self._in_context(generation, alone, history)
             hits, answered = self._answer(generation, query, top_k, mode)
         took_ms = (time.perf_counter() - started) * 1000
         return Answer(question, mode, hits, generation.name, took_ms, answered, context)
 
-    def _follows_up(self, hits: list[Hit]) -> bool:
-        """Whether a question needs its conversation: when none of its first passages is likely to
-        answer it on its own. A question that names its own topic is answered well alone, also when
-        it shares words with the earlier turns, and stays exactly as it would be without them."""
-        best = max((hit.confidence for hit in hits[:ANSWER_DEPTH]), default=0.0)
-        return best < self.conversation.follow_up_below
+    def _follows_up(self, generation: Generation, question: str, hits: list[Hit]) -> bool:
+        """Whether a question needs its conversation: when it says little of its own (fewer than
+        `own_terms` words beside function words) and none of its first passages is likely to
+        answer it alone. A question that names its topic stays exactly as it would be without
+        history, also when it shares words with the earlier turns."""
+        weights = self.conversation
+        if len(set(generation.lexical.analyzer.content_stems(question))) >= weights.own_terms:
+            return False
+        return max((hit.confidence for hit in hits[:ANSWER_DEPTH]), default=0.0) < weights.follow_up_below
 
     def _in_context(self, generation: Generation, alone: Query, history: Sequence[Turn]) -> tuple[Query, Context]:
         """The question together with the last turns: their words at a lower BM25 weight, and

