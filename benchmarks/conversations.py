@@ -40,8 +40,8 @@ DOCUMENTS = [ROOT / "corpus" / "beleidsthema-2-vrede-veiligheid-stabiliteit.txt"
              *sorted((ROOT / "tests" / "fixtures" / "heldout" / "corpus").glob("*.txt"))]
 RESULTS = ROOT / "benchmarks" / "results" / "conversations"
 GRID = {
-    "follow_up_below": (0.5, 0.6, 0.7),
-    "own_terms": (4, 5, 6, 99),
+    "follow_up_below": (0.5, 0.6, 0.7, 0.8, 0.9),
+    "own_terms": (4, 5, 6, 7, 99),
     "turns": (1, 2),
     "passages": (1,),
     "term_weight": (0.25, 0.5),

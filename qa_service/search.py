@@ -67,12 +67,13 @@ class Answer:
 class ConversationWeights:
     """How a question is read with its conversation. Chosen on the `choose` half of
     tests/fixtures/followups.jsonl (benchmarks/conversations.py prints the grid) and checked on the
-    `report` half: a question is read with its history when it has fewer than `own_terms`
-    words of its own and its best confidence alone stays below `follow_up_below`; then the last `turns` questions' words count `term_weight` of its own
-    in BM25, and their vector `vector_weight` of its own in the query vector."""
+    `report` half. A question is read with its history when it has fewer than `own_terms` words
+    of its own and its best confidence alone stays below `follow_up_below`; then the last `turns`
+    questions' words count `term_weight` of its own in BM25, and their topic (the first
+    `passages` passages that answered them) `vector_weight` of its own in the query vector."""
 
-    follow_up_below: float = 0.5
-    own_terms: int = 5
+    follow_up_below: float = 0.9
+    own_terms: int = 6
     turns: int = 1
     passages: int = 1  # of each turn's passages, the first this many stand for its topic
     term_weight: float = 0.5
