@@ -211,10 +211,11 @@ class Searcher:
         """A vector for what the turns were about: the passages that answered them where the client
         sent their ids (read from the index, no model call), else their questions embedded."""
         shown = self.conversation.passages
-        rows_of = generation.store.rows_of(list(dict.fromkeys(p for turn in turns for p in turn.passages[:shown])))
+        rows_of = generation.store.rows_of(list(dict.fromkeys(p for turn in turns for p in turn.passages)))
         topics, asked = [], []
         for turn in turns:
-            rows = [rows_of[p] for p in turn.passages[:shown] if p in rows_of]
+            # Ids from before a rebuild name no passage now: the first ones that still do stand in.
+            rows = [rows_of[p] for p in turn.passages if p in rows_of][:shown]
             if rows:
                 topics.append(_unit(generation.dense.passage_vectors(rows).mean(axis=0)))
             else:

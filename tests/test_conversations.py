@@ -70,6 +70,14 @@ def test_the_largest_history_is_accepted_and_unknown_passage_ids_are_ignored(cli
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
+def test_ids_of_passages_no_longer_indexed_are_passed_over(client):
+    shown = [p["id"] for p in client.post("/ask", json={"question": ORDER, "top_k": 3}).get_json()["passages"]]
+    answers = [client.post("/ask", json={"question": WHICH_FIRST, "history": [{"question": ORDER, "passages": ids}]})
+               .get_json() for ids in (shown, ["0123456789abcdef", "gone", *shown])]
+    assert answers[0]["context"] is not None
+    assert json.dumps(without_timing(answers[1])) == json.dumps(without_timing(answers[0]))
+
+
 def test_an_empty_history_answers_byte_for_byte_as_none(client):
     alone = client.post("/ask", json={"question": FOLLOW_UP}).get_json()
     empty = client.post("/ask", json={"question": FOLLOW_UP, "history": []}).get_json()

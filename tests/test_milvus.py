@@ -24,7 +24,7 @@ from qa_service.evaluation import evaluate, read_questions
 from qa_service.index import LiveIndex, build_index, is_up_to_date
 from qa_service.index.milvus import AUXILIARY, MANIFEST, MilvusBackend, bm25_terms, collection_name
 from qa_service.lexical import Analyzer
-from qa_service.search import MODES, Searcher
+from qa_service.search import MODES, Searcher, Turn
 
 from conftest import CHAPTER, CHAPTER_HEADINGS, CHAPTER_NAME, DEV_QUESTIONS, ROOT, asking_throughout, free_port
 
@@ -81,6 +81,20 @@ def test_milvus_answers_every_question_as_faiss_does_with_the_same_scores_and_hi
     faiss_generation = from_faiss.live_index.current()
     assert generation.store.documents() == faiss_generation.store.documents()
     assert generation.store.document_lines(CHAPTER_NAME) == faiss_generation.store.document_lines(CHAPTER_NAME)
+
+
+def test_a_follow_up_reads_the_passages_it_was_sent_from_milvus_as_from_faiss(milvus_chapter, chapter_settings, embedder):
+    from_faiss = Searcher(embedder, LiveIndex(chapter_settings, embedder))
+    from_milvus = Searcher(embedder, LiveIndex(milvus_chapter, embedder))
+    earlier = "Hoe is de Nederlandse inzet op internationale veiligheid geordend?"
+    shown = tuple(hit.passage.id for hit in from_faiss.ask(earlier, top_k=3).hits)
+    history = [Turn(earlier, ("0123456789abcdef", *shown))]  # an id of no passage is passed over
+    for mode in MODES:
+        answers = [searcher.ask("en wat is de eerste?", top_k=5, mode=mode, history=history)
+                   for searcher in (from_faiss, from_milvus)]
+        assert answers[0].context is not None and answers[1].context == answers[0].context
+        assert [(h.passage.id, round(h.score, 4)) for h in answers[1].hits] == [
+            (h.passage.id, round(h.score, 4)) for h in answers[0].hits], mode
 
 
 def test_numbers_are_one_term_as_written_and_every_term_one_milvus_word():
