@@ -11,7 +11,8 @@ but blank lines between), that is what it prints: JSON output must hold every do
 with the documented value (numbers within rounding, lists at their documented length); text
 output must match line by line. Generation names, the seconds a build took and `took_ms`
 differ from run to run and are compared by their shape only. Every block must leave the
-server's index as it found it, so each can be read, and run, on its own.
+server's index as it found it, so each can be read, and run, on its own. Links between the
+docs must lead to a file and a heading that exist.
 """
 
 from __future__ import annotations
@@ -206,3 +207,30 @@ def test_output_comparison_finds_a_missing_field_a_changed_score_and_a_longer_li
     assert differences({"answered": False}, {"answered": 0}) == ["$.answered: documented False, got 0"]
     assert differences({"generation": "20261203T034010617973Z-981af4"},
                        {"generation": "20261203T050000000000Z-0a0b0c"}) == []
+
+
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+
+
+def heading_anchors(document: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped,
+    spaces as hyphens (fenced blocks hold no headings)."""
+    text = FENCE.sub("", document.read_text(encoding="utf-8"))
+    headings = re.findall(r"^#{1,6} +(.+?) *$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("document", DOCS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_links_between_the_docs_lead_to_a_file_and_a_heading_that_exist(document):
+    broken = []
+    for link in LINK.finditer(FENCE.sub("", document.read_text(encoding="utf-8"))):
+        target = link["target"]
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        path, _, anchor = target.partition("#")
+        linked = (document.parent / path).resolve() if path else document
+        if not linked.exists():
+            broken.append(f"{target}: no file {linked}")
+        elif anchor and anchor not in heading_anchors(linked):
+            broken.append(f"{target}: no heading with that anchor in {linked.name}")
+    assert not broken, f"{document.name}: " + "; ".join(broken)
