@@ -70,7 +70,7 @@ def test_pdf_passages_cite_the_printed_page(tmp_path: Path):
     onderhoud = by_text["onderhoud"]
     assert (onderhoud.page, onderhoud.line_start, onderhoud.line_end) == (1, 7, 10)
     assert onderhoud.section == ("1 Inleiding", "Dijkonderhoud")
-    assert onderhoud.label == "Jaarverslag Waterbeheer 2023 › Dijkonderhoud, p. 1, r. 7–10"
+    assert onderhoud.label == "Jaarverslag Waterbeheer 2023 › Dijkonderhoud, p. 1–2, r. 7–10"  # runs on over the break
     assert by_text["zeventien"].page == 2
 
 
@@ -208,6 +208,12 @@ def test_a_paragraph_that_runs_on_over_a_page_break_is_one_passage(annual_report
     assert joined.citation.page == 21 and joined.citation.pdf_page == 2
     lines = {line.number: line for line in document.lines}
     assert lines[joined.citation.line_end].page == 22
+    assert joined.citation.page_end == 22 and "p. 21–22" in joined.citation.label
+    for passage in passages:  # the others that stand on one page say only that page
+        first, last = lines[passage.citation.line_start].page, lines[passage.citation.line_end].page
+        assert passage.citation.page_end == (None if first == last else last)
+    assert any(passage.citation.page_end is None and f"p. {passage.citation.page}," in passage.citation.label
+               for passage in passages)
 
 
 def test_a_footnote_is_its_own_paragraph_after_the_text_of_its_page(annual_report):
