@@ -164,11 +164,10 @@ class Analyzer:
                 found.append(stem)
         return names, numbers
 
-    def content_stems(self, text: str) -> list[str]:
-        """The stems of the words a text says something with: its terms without the function words
-        of English either ("why", "them", "did"), which a corpus in another language keeps as terms."""
-        return [stem for token in _TOKEN.findall(text)
-                if _fold(token) not in self._english_words and (stem := self._stem_of(token)) is not None]
+    def content_terms(self, text: str) -> list[Term]:
+        """The words a text says something with: its terms without the function words of English
+        either ("why", "them", "did"), which a corpus in another language keeps as terms."""
+        return [term for term in self.terms(text) if _fold(text[term.start:term.end]) not in self._english_words]
 
     def stems(self, text: str) -> list[str]:
         stem_of = self._stem_of
