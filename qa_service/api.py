@@ -69,8 +69,9 @@ from .search import Searcher
 
 log = logging.getLogger("qa_service")
 
-# The body every route but the uploads accepts: a question is at most 1000 characters and a
-# rebuild request a flag, so anything far larger is not one of them.
+# The body every route but the uploads accepts: a question with five earlier turns is at most
+# 6,000 characters (24 KB in the widest UTF-8) and their passage ids, and a rebuild request a
+# flag, so anything far larger is not one of them.
 BODY_LIMIT = 64 * 1024
 
 
