@@ -11,6 +11,11 @@ Then the best of the fused ranking are looked at sentence by sentence: a passage
 close to the question as its closest sentence where that is closer than the passage as a
 whole, whose vector blurs one answering sentence among others. This only ever raises a
 passage, and only the first SENTENCE_RESCORED, so the cost stays bounded at any corpus size.
+
+With a conversation's earlier turns, a question that says little of its own and is not answered
+well alone ("en wat is de eerste?") is asked again together with the last turn: its words at a
+lower BM25 weight, and its topic (the passage that answered it) blended into the question's
+vector (ConversationWeights). Any other question is answered exactly as without the turns.
 """
 
 from __future__ import annotations
