@@ -323,9 +323,9 @@ def evaluate_command(questions_file, corpus_dir, index_dir, index_backend, model
         }, indent=2))
         return
     for model, figures in report.items():
-        click.echo(f"\n{model} — top {top_k}; confidence: {figures['confidence']}")
+        asked = f"{len(questions)} questions, " if questions else ""
+        click.echo(f"\n{model} — {asked}top {top_k}; confidence: {figures['confidence']}")
         if "modes" in figures:
-            click.echo(f"{len(questions)} questions")
             click.echo(results_table(figures["modes"], top_k))
         if "conversations" in figures:
             which = f" (split {split})" if split else ""
