@@ -117,6 +117,19 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """A query's first passages, ranked, with the evidence and confidence that they answer it."""
+
+    query: Query
+    ranked: list[tuple[int, float]]  # (row, score), best first, max(top_k, ANSWER_DEPTH) of them
+    records: dict[int, Passage]
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    evidence: list[Evidence]
+    confidences: np.ndarray
+
+
+@dataclass(frozen=True)
 class BlendedRanking:
     """The BM25 ranking of a question plus, at a lower weight, that of words borrowed from the
     earlier turns (index.lexical_search.LexicalRanking)."""
@@ -178,15 +191,17 @@ class Searcher:
         # Every mode embeds the question: confidence reads the cosines whichever ranking is asked for.
         # Every mode ranks by BM25 too: confidence reads the BM25 scores of the passages it judges.
         alone = Query(question, self.embedder.embed_queries([question])[0], generation.lexical.ranking(question, CANDIDATES))
-        hits, answered = self._answer(generation, alone, top_k, mode)
+        judged = self._judge(generation, alone, top_k, mode)
         context = None
-        if history and self._follows_up(generation, question, hits):
+        if history and self._follows_up(generation, question, judged.confidences):
             query, context = self._in_context(generation, alone, history)
-            hits, answered = self._answer(generation, query, top_k, mode)
+            judged = self._judge(generation, query, top_k, mode)
+        hits = self._hits(generation, judged, top_k)
+        answered = bool(len(judged.confidences)) and float(judged.confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
         took_ms = (time.perf_counter() - started) * 1000
         return Answer(question, mode, hits, generation.name, took_ms, answered, context)
 
-    def _follows_up(self, generation: Generation, question: str, hits: list[Hit]) -> bool:
+    def _follows_up(self, generation: Generation, question: str, confidences: np.ndarray) -> bool:
         """Whether a question needs its conversation: when it says little of its own (fewer than
         `own_terms` words beside function words) and none of its first passages is likely to
         answer it alone. A question that names its topic stays exactly as it would be without
@@ -194,7 +209,7 @@ class Searcher:
         weights = self.conversation
         if len({term.stem for term in generation.lexical.analyzer.content_terms(question)}) >= weights.own_terms:
             return False
-        return max((hit.confidence for hit in hits[:ANSWER_DEPTH]), default=0.0) < weights.follow_up_below
+        return float(np.max(confidences[:ANSWER_DEPTH], initial=0.0)) < weights.follow_up_below
 
     def _in_context(self, generation: Generation, alone: Query, history: Sequence[Turn]) -> tuple[Query, Context]:
         """The question together with the last turns: their words at a lower BM25 weight, and
@@ -232,7 +247,7 @@ class Searcher:
             topics.append(np.asarray(self.embedder.embed_queries([" ".join(asked)])[0], np.float32))
         return _unit(np.sum(topics, axis=0))
 
-    def _answer(self, generation: Generation, query: Query, top_k: int, mode: str) -> tuple[list[Hit], bool]:
+    def _judge(self, generation: Generation, query: Query, top_k: int, mode: str) -> Judged:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if mode != "lexical":
@@ -247,29 +262,32 @@ class Searcher:
         judged = ranked[: max(top_k, ANSWER_DEPTH)]
         rows = [row for row, _ in judged]
         records = generation.store.passages(rows)
-        analyzer = generation.lexical.analyzer
-        question_stems = set(analyzer.stems(query.text))
         evidence = self._evidence(generation, query.text, query.vector, rows, records, query.bm25)
-        confidences = self.confidence.probabilities(evidence)
-        answered = bool(len(confidences)) and float(confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
+        return Judged(query, judged, records, dense, lexical, evidence, self.confidence.probabilities(evidence))
+
+    @staticmethod
+    def _hits(generation: Generation, judged: Judged, top_k: int) -> list[Hit]:
+        """The first `top_k` judged passages with the sentence to highlight and the words to mark."""
+        analyzer = generation.lexical.analyzer
+        question_stems = set(analyzer.stems(judged.query.text))
         hits = []
-        for rank, ((row, score), confidence) in enumerate(zip(judged[:top_k], confidences), start=1):
-            passage = records[row]
+        for rank, ((row, score), confidence) in enumerate(zip(judged.ranked[:top_k], judged.confidences), start=1):
+            passage = judged.records[row]
             spans = [(t.start, t.end, t.stem) for t in analyzer.terms(passage.text) if t.stem in question_stems]
             hits.append(
                 Hit(
                     passage=passage,
                     rank=rank,
                     score=score,
-                    dense=dense.get(row),
-                    lexical=lexical.get(row),
-                    highlight=_best_sentence(passage, generation.sentences_of(row), query.vector, spans),
+                    dense=judged.dense.get(row),
+                    lexical=judged.lexical.get(row),
+                    highlight=_best_sentence(passage, generation.sentences_of(row), judged.query.vector, spans),
                     terms=tuple((a, b) for a, b, _ in spans),
                     confidence=float(confidence),
-                    evidence=evidence[rank - 1],
+                    evidence=judged.evidence[rank - 1],
                 )
             )
-        return hits, answered
+        return hits
 
     @staticmethod
     def _evidence(generation: Generation, question: str, query_vector: np.ndarray, rows: list[int],
