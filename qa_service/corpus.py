@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Sequence
 
 from .config import Settings
-from .documents import Document, DocumentError, corpus_files, read_document, supported_suffixes
+from .documents import Document, DocumentError, corpus_files, supported_suffixes
 from .embedder import Embedder
 from .index import (
     INCOMING_PREFIX,
@@ -31,6 +31,8 @@ from .index import (
     clean_up,
     fsync_directory,
 )
+from .passages import Passage
+from .reader_process import ReaderProcess
 
 MAX_NAME_BYTES = 255  # what common file systems allow for one name
 
@@ -136,7 +138,7 @@ def change_corpus(
 
         staging = settings.index_dir / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
         try:
-            staged, read = _stage(staging, add)
+            staged, read = _stage(staging, add, ReaderProcess.for_settings(settings))
             leaving = set(names) | set(remove)
             sources = sorted([s for s in present if s[1] not in leaving] + staged, key=lambda source: source[1])
             report = build_generation(
@@ -148,26 +150,32 @@ def change_corpus(
     return CorpusChange(report, [report.indexed[name] for name in names], sorted(remove))
 
 
-def _stage(staging: Path, documents: Sequence[NewDocument]) -> tuple[list[tuple[Path, str]], dict[str, Document]]:
-    """Write the new files into the staging folder and read each, so that a file that cannot
-    be read is refused before any build starts. Returns the staged (path, name) pairs and the
-    documents read from them."""
+def _stage(staging: Path, documents: Sequence[NewDocument],
+           reader: ReaderProcess) -> tuple[list[tuple[Path, str]], dict[str, tuple[Document, list[Passage]]]]:
+    """Write the new files into the staging folder and read and split each (in the reader's
+    child process, within its limits), so that a file that cannot be read is refused before any
+    build starts. Returns the staged (path, name) pairs and what was read from them."""
     staging.mkdir(parents=True)
     staged, read = [], {}
-    for document in documents:
-        path = staging / document.name
-        path.parent.mkdir(parents=True, exist_ok=True)  # a replaced document may sit in a folder
-        if isinstance(document.source, Path):
-            shutil.copyfile(document.source, path)
-        else:
-            with open(path, "wb") as handle:
-                shutil.copyfileobj(document.source, handle)
-        try:
-            read[document.name] = read_document(path, document.name)
-        except DocumentError as exc:
-            raise UnreadableDocumentError(str(exc)) from None
-        staged.append((path, document.name))
+    with reader:
+        for document in documents:
+            read[document.name] = _staged(staging, document, reader)
+            staged.append((staging / document.name, document.name))
     return staged, read
+
+
+def _staged(staging: Path, document: NewDocument, reader: ReaderProcess) -> tuple[Document, list[Passage]]:
+    path = staging / document.name
+    path.parent.mkdir(parents=True, exist_ok=True)  # a replaced document may sit in a folder
+    if isinstance(document.source, Path):
+        shutil.copyfile(document.source, path)
+    else:
+        with open(path, "wb") as handle:
+            shutil.copyfileobj(document.source, handle)
+    try:
+        return reader.read(path, document.name)
+    except DocumentError as exc:
+        raise UnreadableDocumentError(str(exc)) from None
 
 
 def _move_into_corpus(corpus_dir: Path, staged: list[tuple[Path, str]], removed: Sequence[str]) -> None:

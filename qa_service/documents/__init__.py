@@ -74,8 +74,8 @@ def read_document(path: Path, name: str | None = None) -> Document:
         return reader(path, name)
     except DocumentError:
         raise
-    except OSError:
-        raise  # the file itself could not be read: not the document's fault
+    except (OSError, MemoryError):
+        raise  # the file itself could not be read, or the memory ran out: not the document's fault
     except Exception as exc:  # a parser's own failure on this file: RecursionError, KeyError, …
         log.warning("reading %s failed", name, exc_info=exc)
         raise DocumentError(
