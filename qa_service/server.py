@@ -18,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 
 from .config import Settings, usable_cores
 from .headers import ALWAYS, DATA_POLICY
+from .worker import HEADER_SECONDS
 
 # prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
 # This module imports nothing that imports it, so the variable is set before any worker does.
@@ -25,6 +26,8 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # The longest request line gunicorn allows: a question of 1000 characters in Latin script fits
 # in a GET /ask URL, percent-encoded; longer URLs get a JSON 414 that points at POST /ask.
 REQUEST_LINE_LIMIT = 8190
+# gthread whose threads only take complete requests, so slow clients hold no thread (worker.py).
+WORKER_CLASS = "qa_service.worker.SlowClientWorker"
 
 
 class ProductionServer(BaseApplication):
@@ -42,7 +45,7 @@ class ProductionServer(BaseApplication):
         options = {
             "bind": f"{self.settings.host}:{self.settings.port}",
             "workers": self.settings.workers,
-            "worker_class": "gthread",
+            "worker_class": WORKER_CLASS,
             "threads": self.settings.threads,
             "timeout": 120,
             "graceful_timeout": 30,
@@ -76,6 +79,7 @@ _REFUSED = {
     414: f"the URL is longer than the {REQUEST_LINE_LIMIT} bytes the server reads; send a long question in the "
          "body of POST /ask.",
     431: "the request's headers are too large; send fewer or shorter headers.",
+    408: f"the request was not complete after {HEADER_SECONDS} s; send the whole request at once.",
 }
 
 
