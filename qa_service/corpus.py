@@ -61,10 +61,19 @@ class UnknownDocumentError(ChangeRefused):
     pass
 
 
+# Characters that look like a folder separator without being one: a name holding one would
+# read as a path ("..∕evil.txt") in every list that shows it.
+SLASH_LOOKALIKES = "\u2215\u2044\u29f8\u29f9\u2571\u2572\u2216\u244a"  # ∕ ⁄ ⧸ ⧹ ╱ ╲ ∖ ⑊
+
+
 def document_name(filename: str) -> str:
     """The name a file gets in the corpus: its base name, without any folders, when that is a
-    safe name for a readable format."""
-    base = unicodedata.normalize("NFC", filename or "").replace("\\", "/").split("/")[-1].strip()
+    safe name for a readable format. Compatibility characters are replaced by what they stand
+    for (NFKC: "．．／" is "../"), so that no name only looks like another or like a path."""
+    base = unicodedata.normalize("NFKC", filename or "").replace("\\", "/").split("/")[-1].strip()
+    if any(character in SLASH_LOOKALIKES for character in base) or base.startswith(".."):
+        raise UnsafeNameError(f"the file name {base!r} looks like a path; give the file a plain name such as "
+                              "rapport.pdf.")
     if base in ("", ".", ".."):
         raise UnsafeNameError(
             f"the file name {filename!r} leaves no name once its folders are removed; "
@@ -121,9 +130,11 @@ def change_corpus(
     corpus_dir = settings.corpus_dir
     with build_lock(settings.index_dir, wait=wait):
         clean_up(settings)
-        present = corpus_files(corpus_dir)
+        left_out: dict[str, str] = {}
+        present = corpus_files(corpus_dir, left_out)
         present_names = {name for _, name in present}
         taken = [name for name in names if name in present_names]
+        _refuse_names_differing_in_case(names, present_names - set(taken) - set(remove))
         if taken and not replace:
             raise NameTakenError(
                 f"{', '.join(taken)} is already in the corpus; replace it (PUT /documents/<name>, "
@@ -143,11 +154,22 @@ def change_corpus(
             sources = sorted([s for s in present if s[1] not in leaving] + staged, key=lambda source: source[1])
             report = build_generation(
                 settings, embedder, sources, progress=progress, already_read=read,
-                before_publish=lambda: _move_into_corpus(corpus_dir, staged, remove),
+                before_publish=lambda: _move_into_corpus(corpus_dir, staged, remove), left_out=left_out,
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return CorpusChange(report, [report.indexed[name] for name in names], sorted(remove))
+
+
+def _refuse_names_differing_in_case(names: Sequence[str], present: set[str]) -> None:
+    """Two documents whose names differ only in case would be one file on some file systems and
+    look like one in every list; refuse the second."""
+    seen = {name.casefold(): name for name in present}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise NameTakenError(f"{name} differs only in case from {other}, already in the corpus or in this "
+                                 "change; replace that document, or give the new file another name.")
 
 
 def _stage(staging: Path, documents: Sequence[NewDocument],

@@ -190,7 +190,9 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False, p
     """
     with build_lock(settings.index_dir, wait=wait):
         clean_up(settings)
-        return build_generation(settings, embedder, corpus_files(settings.corpus_dir), full=full, progress=progress)
+        left_out: dict[str, str] = {}
+        sources = corpus_files(settings.corpus_dir, left_out)
+        return build_generation(settings, embedder, sources, full=full, progress=progress, left_out=left_out)
 
 
 def build_generation(
@@ -202,19 +204,25 @@ def build_generation(
     progress: bool = False,
     already_read: Mapping[str, Outcome] = MappingProxyType({}),
     before_publish: Callable[[], None] | None = None,
+    left_out: Mapping[str, str] = MappingProxyType({}),
 ) -> BuildReport:
     """Build a generation from `sources` (path, name) and make it current. The caller holds
     build_lock. `already_read` are documents of the sources the caller has read and split (a PDF
     takes a while). Unless `full`, documents read and split by earlier builds (by name, content
-    and reader version) are not read again. `before_publish` runs after the new generation is complete and before it goes
-    live: the moment to move added files into the corpus. With QA_RAY_ADDRESS the corpus is
-    read and embedded on that Ray cluster, and everything else happens here as without it."""
+    and reader version) are not read again. `before_publish` runs after the new generation is
+    complete and before it goes live: the moment to move added files into the corpus.
+    `left_out` are files of the corpus folder that are not sources (links out of it), with the
+    reason, for the report. With QA_RAY_ADDRESS the corpus is read and embedded on that Ray
+    cluster, and everything else happens here as without it."""
     backend = backend_for(settings)
     try:
         with build_cluster(settings, embedder, progress) as cluster:
-            return _build(settings, embedder, backend, sources, full, progress, already_read, before_publish, cluster)
+            report = _build(settings, embedder, backend, sources, full, progress, already_read, before_publish,
+                            cluster)
     finally:
         backend.close()
+    report.skipped = {**report.skipped, **left_out}
+    return report
 
 
 def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, sources: Sequence[tuple[Path, str]],
