@@ -239,6 +239,9 @@ def read_json_object() -> dict:
         raise ApiError(415, "unsupported_media_type",
                        'send JSON with the header Content-Type: application/json, e.g. {"question": "…"}.')
     raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= BODY_LIMIT:
+        # A chunked body is cut at the limit as it is read, not refused: refuse it here.
+        raise RequestEntityTooLarge()
     try:
         value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
     except _DuplicateKey as exc:
