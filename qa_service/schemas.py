@@ -22,6 +22,9 @@ MAX_HISTORY_TURNS = 5
 MAX_TURN_PASSAGES = 20
 # Passage ids as the API gives them (16 hex digits today); anything else cannot name a passage.
 PASSAGE_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
+# The most of a passage an answer carries (passages are cut at 2,400 when built; older indexes
+# may hold longer ones): 20 passages make at most about 100 KB of text.
+ANSWER_TEXT_CHARS = 4000
 # Text with at least one visible character and no control characters (tab and newlines are fine).
 _CONTROL = r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F"
 QUESTION_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
@@ -104,6 +107,12 @@ class CitationOut(BaseModel):
     pdf_url: Optional[str] = Field(description="The original PDF opened at `pdf_page`; null for other formats.")
 
 
+class Excerpt(BaseModel):
+    start: int = Field(ge=0, description="Offset in the whole passage where `text` begins.")
+    end: int = Field(ge=0, description="Offset in the whole passage just past the end of `text`.")
+    length: int = Field(ge=0, description="The whole passage's length in characters.")
+
+
 class Scores(BaseModel):
     dense: Optional[float] = Field(description="Cosine similarity; null where the dense ranking did not find it.")
     lexical: Optional[float] = Field(description="BM25 score; null where the lexical ranking did not find it.")
@@ -123,6 +132,11 @@ class PassageOut(BaseModel):
                               "on labelled questions.")
     highlight: Span = Field(description="The sentence that best answers the question.")
     terms: list[Span] = Field(description="The question's words (by stem) where they occur in the text.")
+    excerpt: Optional[Excerpt] = Field(description=f"Null when `text` is the whole passage. A passage longer than "
+                                       f"{ANSWER_TEXT_CHARS} characters (a document without sentence ends, indexed "
+                                       "by an older version) is cut to that many around its highlight: then this "
+                                       "says where `text` stands in the whole passage, which the citation's "
+                                       "`url` shows. `highlight` and `terms` count within `text` either way.")
 
 
 class ContextOut(BaseModel):
@@ -250,10 +264,34 @@ def document_out(summary) -> DocumentOut:
                        page_numbering=summary.page_numbering, url=document_url(summary.name))
 
 
+def excerpt_around(text: str, highlight: tuple[int, int], limit: int = ANSWER_TEXT_CHARS) -> tuple[int, int]:
+    """The stretch of at most `limit` characters of `text` to show: all of it when it fits,
+    else a window on the highlight's start (as much of the highlight as fits, and the text
+    around it), its edges moved back to word boundaries."""
+    if len(text) <= limit:
+        return 0, len(text)
+    start, end = highlight
+    room = max(0, limit - (end - start))
+    start = max(0, min(start - room // 2, len(text) - limit))
+    end = min(len(text), start + limit)
+    if start > 0 and (space := text.find(" ", start, min(end, start + 100))) >= 0:
+        start = space + 1
+    if end < len(text) and (space := text.rfind(" ", max(start, end - 100), end)) > start:
+        end = space
+    return start, end
+
+
+def _within(span: tuple[int, int], start: int, end: int) -> Span:
+    """A span of the whole passage as a span of its excerpt start..end (cut to it)."""
+    return Span(start=min(max(span[0] - start, 0), end - start), end=min(max(span[1] - start, 0), end - start))
+
+
 def answer_response(answer: Answer) -> AskResponse:
     passages = []
     for hit in answer.hits:
         c = hit.passage.citation
+        text = hit.passage.text
+        start, end = excerpt_around(text, hit.highlight)
         passages.append(
             PassageOut(
                 id=hit.passage.id,
@@ -263,7 +301,7 @@ def answer_response(answer: Answer) -> AskResponse:
                     dense=None if hit.dense is None else round(hit.dense, 4),
                     lexical=None if hit.lexical is None else round(hit.lexical, 4),
                 ),
-                text=hit.passage.text,
+                text=text[start:end],
                 citation=CitationOut(
                     document=c.document, title=c.title, section=list(c.section), page=c.page, page_end=c.page_end,
                     line_start=c.line_start, line_end=c.line_end, pdf_page=c.pdf_page, label=c.label,
@@ -271,8 +309,9 @@ def answer_response(answer: Answer) -> AskResponse:
                     pdf_url=original_url(c.document, c.pdf_page) if c.pdf_page is not None else None,
                 ),
                 confidence=round(hit.confidence, 4),
-                highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),
-                terms=[Span(start=a, end=b) for a, b in hit.terms],
+                highlight=_within(hit.highlight, start, end),
+                terms=[_within(term, start, end) for term in hit.terms if start <= term[0] and term[1] <= end],
+                excerpt=None if (start, end) == (0, len(text)) else Excerpt(start=start, end=end, length=len(text)),
             )
         )
     context = answer.context

@@ -18,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 
 from .config import Settings, usable_cores
 from .headers import ALWAYS, DATA_POLICY
+from .worker import HEADER_SECONDS
 
 # prometheus_client's multiprocess mode: read once, when prometheus_client is first imported.
 # This module imports nothing that imports it, so the variable is set before any worker does.
@@ -25,6 +26,10 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # The longest request line gunicorn allows: a question of 1000 characters in Latin script fits
 # in a GET /ask URL, percent-encoded; longer URLs get a JSON 414 that points at POST /ask.
 REQUEST_LINE_LIMIT = 8190
+RUNTIME_PREFIX = "qa-service-"  # the workers' shared folder in $TMPDIR, one per running server
+OWNER_FILE = "server.pid"  # in it: the pid of the server that made it
+# gthread whose threads only take complete requests, so slow clients hold no thread (worker.py).
+WORKER_CLASS = "qa_service.worker.SlowClientWorker"
 
 
 class ProductionServer(BaseApplication):
@@ -42,7 +47,7 @@ class ProductionServer(BaseApplication):
         options = {
             "bind": f"{self.settings.host}:{self.settings.port}",
             "workers": self.settings.workers,
-            "worker_class": "gthread",
+            "worker_class": WORKER_CLASS,
             "threads": self.settings.threads,
             "timeout": 120,
             "graceful_timeout": 30,
@@ -76,6 +81,7 @@ _REFUSED = {
     414: f"the URL is longer than the {REQUEST_LINE_LIMIT} bytes the server reads; send a long question in the "
          "body of POST /ask.",
     431: "the request's headers are too large; send fewer or shorter headers.",
+    408: f"the request was not complete after {HEADER_SECONDS} s; send the whole request at once.",
 }
 
 
@@ -133,7 +139,9 @@ def serve(settings: Settings) -> None:
     its end: the rate-limit counters, and each worker's metrics files, which /metrics adds up.
     An index in a Milvus Lite file is served to the workers by a Milvus Lite process of its own
     (only one process may open the file), which ends with the server."""
-    settings = settings.with_changes(runtime_dir=Path(tempfile.mkdtemp(prefix="qa-service-")))
+    remove_stale_runtime_dirs(Path(tempfile.gettempdir()))
+    settings = settings.with_changes(runtime_dir=Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX)))
+    (settings.runtime_dir / OWNER_FILE).write_text(str(os.getpid()))
     settings.metrics_dir.mkdir()
     os.environ[MULTIPROCESS_DIR] = str(settings.metrics_dir)
     lite = None
@@ -147,6 +155,38 @@ def serve(settings: Settings) -> None:
             lite.terminate()
             lite.wait()
         shutil.rmtree(settings.runtime_dir, ignore_errors=True)
+
+
+def remove_stale_runtime_dirs(folder: Path) -> list[Path]:
+    """Remove the runtime folders of servers that are gone (a master ended by kill -9 cannot
+    remove its own): those of this user whose owner process no longer runs. A folder without
+    an owner file yet is left alone for a minute, in case its server is starting."""
+    removed = []
+    for runtime_dir in folder.glob(RUNTIME_PREFIX + "*"):
+        try:
+            if runtime_dir.is_symlink() or runtime_dir.stat().st_uid != os.getuid():
+                continue
+            owner = int((runtime_dir / OWNER_FILE).read_text())
+        except FileNotFoundError:
+            if time.time() - runtime_dir.stat().st_mtime < 60:
+                continue
+            owner = None
+        except (OSError, ValueError):
+            continue
+        if owner is None or not _runs(owner):
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+            removed.append(runtime_dir)
+    return removed
+
+
+def _runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
 
 
 def serve_milvus_lite(path: str, log_file: Path) -> tuple[subprocess.Popen, str]:

@@ -4,9 +4,11 @@ rebuilding, and every refused request leaving the corpus and the index exactly a
 import io
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hostile_files import write_operator_flood_pdf
 from sample_files import REPORT_HTML, write_docx, write_report_pdf, write_scanned_pdf
 
 from qa_service.api import create_app
@@ -149,27 +151,27 @@ def test_rebuild_reports_what_it_did(admin, admin_settings):
 DEEP_HTML = ("<div>" * 2000 + "<p>De diepe notitie noemt de ijsvogel.</p>" + "</div>" * 2000).encode()
 
 
-def test_deeply_nested_html_is_added_and_a_reader_that_fails_is_a_422_and_a_skipped_file(admin, admin_settings,
-                                                                                        monkeypatch):
+def test_deeply_nested_html_is_added_and_a_document_past_the_read_limits_is_a_422_and_a_skipped_file(
+        admin, admin_settings, embedder, tmp_path, caplog):
     added = admin.post("/documents", data=upload(("diep.html", DEEP_HTML)), headers=AUTH)
     assert added.status_code == 201, added.get_data(as_text=True)
     assert "ijsvogel" in ask(admin, "Welke vogel noemt de diepe notitie?")["passages"][0]["text"]
 
-    import qa_service.documents as documents
-
-    def failing(path, name):
-        raise KeyError("/Kids")  # what a parser's bug on a strange file looks like
-
-    monkeypatch.setitem(documents.READERS, ".txt", failing)
+    limited = client_for(replace(admin_settings, read_seconds=1), embedder)
+    flood = write_operator_flood_pdf(tmp_path / "vloed.pdf", megabytes=4).read_bytes()
     before = snapshot(admin_settings.corpus_dir, admin_settings.index_dir)
-    error = assert_error(admin.post("/documents", data=upload(("vreemd.txt", b"Tekst.")), headers=AUTH),
+    error = assert_error(limited.post("/documents", data=upload(("vloed.pdf", flood)), headers=AUTH),
                          422, "unreadable_document")
-    assert "vreemd.txt could not be read (KeyError" in error["message"]
+    assert "vloed.pdf needs more than the 1 s of CPU time" in error["message"] and "QA_READ_SECONDS" in error["message"]
     assert snapshot(admin_settings.corpus_dir, admin_settings.index_dir) == before
-    # Already in the corpus: a rebuild that reads it leaves it out, says why, and serves the rest.
-    rebuilt = admin.post("/index/rebuild", json={"full": True}, headers=AUTH)
+    # Copied into the corpus by hand: a rebuild leaves it out, says and logs why, and serves the rest.
+    (admin_settings.corpus_dir / "vloed.pdf").write_bytes(flood)
+    with caplog.at_level(logging.WARNING):
+        rebuilt = limited.post("/index/rebuild", json={}, headers=AUTH)
     assert rebuilt.status_code == 200
-    assert "could not be read (KeyError" in rebuilt.get_json()["skipped"][CHAPTER_NAME]
+    assert "QA_READ_SECONDS" in rebuilt.get_json()["skipped"]["vloed.pdf"]
+    assert "skipped vloed.pdf" in caplog.text
+    assert "ijsvogel" in ask(limited, "Welke vogel noemt de diepe notitie?")["passages"][0]["text"]
 
 
 # --- refusals: the right status, and nothing changed ---------------------------------------

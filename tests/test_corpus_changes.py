@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 from sample_files import write_pdf, write_report_pdf, write_scanned_pdf
 
-from qa_service import documents
 from qa_service.cli import main
 from qa_service.corpus import NewDocument, change_corpus
 from qa_service.index import IndexGeneration, build_index
+from qa_service.reader_process import ReaderProcess
 
 from conftest import CHAPTER_NAME, snapshot
 
@@ -88,15 +88,17 @@ def test_add_refuses_what_cannot_be_read_and_adds_nothing(built, tmp_path: Path,
     assert snapshot(built.corpus_dir, built.index_dir) == before
 
 
-def test_an_added_file_is_read_once(built, embedder, tmp_path: Path, monkeypatch):
-    """A PDF takes a while to read: the check before the build and the build share one reading."""
+def test_an_added_file_is_read_once_and_the_others_not_again(built, embedder, tmp_path: Path, monkeypatch):
+    """A PDF takes a while to read: the check before the build and the build share one reading,
+    and the documents already indexed are not read again."""
     read = []
+    reading = ReaderProcess.read
 
-    def counting_reader(path, name):
+    def counting(reader, path, name):
         read.append(name)
-        return documents.read_pdf(path, name)
+        return reading(reader, path, name)
 
-    monkeypatch.setitem(documents.READERS, ".pdf", counting_reader)
+    monkeypatch.setattr(ReaderProcess, "read", counting)
     pdf = write_report_pdf(tmp_path / "jaarverslag.pdf")
     change = change_corpus(built, embedder, add=[NewDocument("jaarverslag.pdf", pdf)])
     assert change.documents[0].passages == 4 and read == ["jaarverslag.pdf"]

@@ -20,6 +20,8 @@ BAD_REQUESTS = [
      {"data": b'{"q":' * 10_000 + b"1" + b"}" * 10_000, "headers": JSON}, 400, "invalid_json"),
     ("a 10 MB question", "POST", "/ask", {"data": json.dumps({"question": "x" * 10_000_000}), "headers": JSON},
      413, "request_entity_too_large"),
+    ("a chunked body over 64 KB", "POST", "/ask", {"data": (b" " * 1024 for _ in range(100)), "headers": JSON},
+     413, "request_entity_too_large"),
     ("an escaped null byte", "POST", "/ask", {"json": {"question": "vr\u0000aag"}}, 400, "invalid_request"),
     ("a raw null byte", "POST", "/ask", {"data": b'{"question": "vr\x00aag"}', "headers": JSON}, 400, "invalid_json"),
     ("a null byte in the query", "GET", "/ask?q=vr%00aag", {}, 400, "invalid_request"),

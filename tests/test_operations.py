@@ -58,9 +58,9 @@ def test_workers_count_in_one_window_shared_through_the_counters_file(tmp_path):
     assert second.get("client") == 0
 
 
-def limited_client(chapter_settings, embedder, trusted_proxies: int):
+def limited_client(chapter_settings, embedder, trusted_proxy_addresses: tuple[str, ...]):
     settings = Settings(corpus_dir=chapter_settings.corpus_dir, index_dir=chapter_settings.index_dir,
-                        rate_limit="2/minute", trusted_proxies=trusted_proxies)
+                        rate_limit="2/minute", trusted_proxy_addresses=trusted_proxy_addresses)
     return create_app(settings, embedder).test_client()
 
 
@@ -70,13 +70,13 @@ def ask_from(client, peer: str, forwarded_for: str | None = None) -> int:
 
 
 def test_without_trusted_proxies_x_forwarded_for_cannot_buy_more_questions(chapter_settings, embedder):
-    client = limited_client(chapter_settings, embedder, trusted_proxies=0)
+    client = limited_client(chapter_settings, embedder, trusted_proxy_addresses=())
     assert [ask_from(client, "192.0.2.10", f"198.51.100.{n}") for n in range(3)] == [200, 200, 429]
     assert ask_from(client, "192.0.2.11") == 200, "another peer has its own budget"
 
 
 def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(chapter_settings, embedder, caplog):
-    client = limited_client(chapter_settings, embedder, trusted_proxies=1)
+    client = limited_client(chapter_settings, embedder, trusted_proxy_addresses=("10.0.0.0/24", "::1"))
     proxy = "10.0.0.5"
     assert [ask_from(client, proxy, "203.0.113.1") for _ in range(3)] == [200, 200, 429]
     # What the client wrote itself stands left of what the proxy appended, and is not believed.
@@ -84,6 +84,25 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(chapter
         assert ask_from(client, proxy, "198.51.100.99, 203.0.113.1") == 429
     assert caplog.records[-1].fields["client"] == "203.0.113.1"
     assert [ask_from(client, proxy, "203.0.113.2") for _ in range(3)] == [200, 200, 429]
+    # Through two trusted proxies, the address the outer one saw.
+    assert ask_from(client, "10.0.0.6", "203.0.113.3, 10.0.0.7") == 200
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy_and_only_as_an_ip(chapter_settings, embedder):
+    client = limited_client(chapter_settings, embedder, trusted_proxy_addresses=("10.0.0.0/24",))
+    # A client that reaches the port directly cannot pick its address.
+    assert [ask_from(client, "192.0.2.10", f"198.51.100.{n}") for n in range(3)] == [200, 200, 429]
+    # A value that is not an IP address leaves the proxy's own address (one budget for all such).
+    assert [ask_from(client, "10.0.0.9", f"client-{n}") for n in range(3)] == [200, 200, 429]
+
+
+def test_the_old_proxy_count_setting_is_refused_and_addresses_are_checked():
+    with pytest.raises(ValueError, match="QA_TRUSTED_PROXIES is gone"):
+        Settings.from_env({"QA_TRUSTED_PROXIES": "1"})
+    with pytest.raises(ValueError, match="'proxy.example' is not an IP address"):
+        Settings.from_env({"QA_TRUSTED_PROXY_ADDRESSES": "10.0.0.1, proxy.example"})
+    assert Settings.from_env({"QA_TRUSTED_PROXY_ADDRESSES": "10.0.0.1, 192.168.0.0/16"}).trusted_proxy_addresses == (
+        "10.0.0.1", "192.168.0.0/16")
 
 
 def test_a_rate_limit_that_cannot_be_read_is_refused_at_start():

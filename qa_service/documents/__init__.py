@@ -74,8 +74,8 @@ def read_document(path: Path, name: str | None = None) -> Document:
         return reader(path, name)
     except DocumentError:
         raise
-    except OSError:
-        raise  # the file itself could not be read: not the document's fault
+    except (OSError, MemoryError):
+        raise  # the file itself could not be read, or the memory ran out: not the document's fault
     except Exception as exc:  # a parser's own failure on this file: RecursionError, KeyError, …
         log.warning("reading %s failed", name, exc_info=exc)
         raise DocumentError(
@@ -84,16 +84,25 @@ def read_document(path: Path, name: str | None = None) -> Document:
         ) from None
 
 
-def corpus_files(corpus_dir: Path) -> list[tuple[Path, str]]:
+def corpus_files(corpus_dir: Path, left_out: dict[str, str] | None = None) -> list[tuple[Path, str]]:
     """The readable files under the corpus directory, with their names, in a stable order.
 
-    Hidden files and folders (".name") and files of unknown types are left out.
+    Hidden files and folders (".name") and files of unknown types are left out, and so are
+    symbolic links that lead out of the corpus (a link to /etc/passwd.txt would otherwise be
+    indexed and shown to anyone): those go into `left_out`, by name, with the reason.
     """
     found = []
+    root = corpus_dir.resolve()
     for path in sorted(corpus_dir.rglob("*")):
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts):
             continue
         if path.is_file() and path.suffix.lower() in READERS:
+            if not path.resolve().is_relative_to(root):
+                if left_out is not None:
+                    left_out[relative.as_posix()] = (
+                        f"{relative.as_posix()} is a link to a file outside the corpus folder, which is not indexed; "
+                        "copy the file into the corpus instead.")
+                continue
             found.append((path, relative.as_posix()))
     return found

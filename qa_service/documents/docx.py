@@ -21,6 +21,8 @@ def read_docx(path: Path, name: str) -> Document:
 
     try:
         word = docx.Document(str(path))
+    except MemoryError:
+        raise  # past the reader's memory limit (reader_process.py), not a damaged file
     except Exception as exc:  # zip, XML and package errors alike mean an unreadable file
         raise DocumentError(
             f"{name} cannot be read as a Word document ({exc or exc.__class__.__name__}); "

@@ -57,6 +57,8 @@ def read_pdf(path: Path, name: str) -> Document:
                     layouts.append(read_page(page))
                 finally:
                     page.close()  # its characters and objects go; only the layout stays
+    except MemoryError:
+        raise  # past the reader's memory limit (reader_process.py), not a damaged file
     except Exception as exc:  # pdfminer raises many kinds; every one means the PDF cannot be read
         raise DocumentError(
             f"{name} cannot be read as a PDF ({exc or exc.__class__.__name__}); "

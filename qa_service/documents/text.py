@@ -15,12 +15,18 @@ from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_conti
 def decode(data: bytes, name: str) -> str:
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(f"{name} is not a text file (it holds binary data).")
-    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte order mark
         try:
-            return data.decode(encoding)
+            return data.decode("utf-16")
         except UnicodeDecodeError:
-            pass
-    return data.decode("cp1252", errors="replace")
+            raise DocumentError(
+                f"{name} says it is UTF-16 text but is not valid UTF-16"
+                f"{' (its length is an odd number of bytes: it was cut off)' if len(data) % 2 else ''}; "
+                "save it again as UTF-8 text.") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def read_text(path: Path, name: str) -> Document:

@@ -7,6 +7,7 @@ interfaces the searcher uses (`vector_search`, `lexical_search`; FAISS in `faiss
 The names the rest of the service uses are gathered here.
 """
 
+from . import parsed_cache
 from .build import BuildReport, build_generation, build_index, file_digests, is_up_to_date, read_corpus
 from .faiss import FaissVectorSearch
 from .generation import (
@@ -36,5 +37,5 @@ __all__ = [
     "DocumentSummary", "EmptyCorpusError", "FaissVectorSearch", "Generation", "IndexGeneration", "IndexMismatchError",
     "IndexType", "IndexUnavailableError", "LiveIndex", "NoIndexError", "RayClusterError", "VectorSearch", "backend_for",
     "build_generation", "build_index", "build_lock", "clean_up", "current_generation_name", "dequantized",
-    "file_digests", "fsync_directory", "index_type_for", "is_up_to_date", "read_corpus",
+    "file_digests", "fsync_directory", "index_type_for", "is_up_to_date", "parsed_cache", "read_corpus",
 ]

@@ -20,9 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import Settings
-from ..documents import Document, DocumentError, corpus_files, read_document
+from ..documents import Document, DocumentError, corpus_files
 from ..embedder import Embedder
-from ..passages import Passage, split_document
+from ..passages import Passage
+from ..reader_process import ReaderProcess
 from .generation import (
     FORMAT_VERSION,
     EmptyCorpusError,
@@ -36,6 +37,7 @@ from .generation import (
     build_lock,
     clean_up,
 )
+from .parsed_cache import ParsedCache
 from .ray_build import RayCluster, build_cluster
 from .store import DocumentSummary
 from .vector_cache import embedding_key, passage_vectors
@@ -53,6 +55,7 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why it was not indexed
+    read: list[str] = field(default_factory=list)  # the documents read (the others' reading was reused)
     indexed: dict[str, DocumentSummary] = field(default_factory=dict)  # every document, by name
     reused: int = 0
     embedded: int = 0
@@ -66,7 +69,8 @@ class BuildReport:
             f"generation {self.generation}: {self.documents} documents, {self.passages} passages "
             f"in {self.seconds:.1f} s",
             f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}; "
-            f"vectors reused {self.reused}, embedded {self.embedded}",
+            f"vectors reused {self.reused}, embedded {self.embedded}; documents read {len(self.read)}, "
+            f"their earlier reading reused {self.documents + len(self.skipped) - len(self.read)}",
         ]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
         return "\n".join(lines)
@@ -90,48 +94,58 @@ class _Corpus:
     digests: dict[str, str]
     passages: list[Passage]
     skipped: dict[str, str]
+    read: list[str]  # the names read for this build (by it, or by its caller: already_read)
 
 
 def file_digests(sources: Sequence[tuple[Path, str]]) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for path, name in sources}
 
 
-def read_and_split(path: Path, name: str) -> tuple[Document, list[Passage]]:
-    """Read one corpus file and split it into passages: a build's step for each document, run
-    here or on a Ray cluster's workers. Raises DocumentError for a file that cannot be read."""
-    document = read_document(path, name)
-    return document, split_document(document)
+Outcome = tuple[Document, list[Passage]]
 
 
 def read_corpus(
     sources: Sequence[tuple[Path, str]],
     digests: dict[str, str],
     progress: bool = False,
-    already_read: Mapping[str, Document] = MappingProxyType({}),
+    already_read: Mapping[str, Outcome] = MappingProxyType({}),
     cluster: RayCluster | None = None,
+    settings: Settings | None = None,
+    cache: ParsedCache | None = None,
 ) -> _Corpus:
-    """Read and split every source, here or on a Ray `cluster`; `already_read` documents (by
-    name) are not read again."""
-    unread = [(path, name) for path, name in sources if name not in already_read]
+    """Read and split every source, here (in a child process within the settings' read limits)
+    or on a Ray `cluster`. `already_read` documents (by name) are not read again, nor those
+    the `cache` holds; what is read goes into the cache."""
+    outcomes: dict[str, Outcome | str] = {}
+    for _, name in sources:
+        if name in already_read:
+            outcomes[name] = already_read[name]
+        elif cache and (kept := cache.get(name, digests[name])):
+            outcomes[name] = kept
+    unread = [(path, name) for path, name in sources if name not in outcomes]
+    settings = settings or Settings()
     if cluster:
-        outcomes = cluster.read(unread)
+        outcomes.update(cluster.read(unread, settings.read_memory_mb, settings.read_seconds))
     else:
-        outcomes = {}
-        for path, name in tqdm(unread, desc="reading", unit="file", disable=not progress):
-            try:
-                outcomes[name] = read_and_split(path, name)
-            except DocumentError as exc:
-                outcomes[name] = str(exc)
+        with ReaderProcess.for_settings(settings) as reader:
+            for path, name in tqdm(unread, desc="reading", unit="file", disable=not progress):
+                try:
+                    outcomes[name] = reader.read(path, name)
+                except DocumentError as exc:
+                    outcomes[name] = str(exc)
     documents, passages, skipped = [], [], {}
     for _, name in sources:
-        outcome = (already_read[name], split_document(already_read[name])) if name in already_read else outcomes[name]
+        outcome = outcomes[name]
         if isinstance(outcome, str):
+            log.warning("skipped %s: %s", name, outcome)
             skipped[name] = outcome
             continue
+        if cache and name not in already_read:
+            cache.put(name, digests[name], outcome)
         documents.append(outcome[0])
         passages.extend(outcome[1])
     parsed = {d.name: digests[d.name] for d in documents}
-    return _Corpus(documents, parsed, passages, skipped)
+    return _Corpus(documents, parsed, passages, skipped, sorted([*already_read, *(name for _, name in unread)]))
 
 
 def _summaries(corpus: _Corpus) -> dict[str, DocumentSummary]:
@@ -176,7 +190,9 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False, p
     """
     with build_lock(settings.index_dir, wait=wait):
         clean_up(settings)
-        return build_generation(settings, embedder, corpus_files(settings.corpus_dir), full=full, progress=progress)
+        left_out: dict[str, str] = {}
+        sources = corpus_files(settings.corpus_dir, left_out)
+        return build_generation(settings, embedder, sources, full=full, progress=progress, left_out=left_out)
 
 
 def build_generation(
@@ -186,24 +202,31 @@ def build_generation(
     *,
     full: bool = False,
     progress: bool = False,
-    already_read: Mapping[str, Document] = MappingProxyType({}),
+    already_read: Mapping[str, Outcome] = MappingProxyType({}),
     before_publish: Callable[[], None] | None = None,
+    left_out: Mapping[str, str] = MappingProxyType({}),
 ) -> BuildReport:
     """Build a generation from `sources` (path, name) and make it current. The caller holds
-    build_lock. `already_read` are documents of the sources the caller has read (a PDF takes a
-    while). `before_publish` runs after the new generation is complete and before it goes
-    live: the moment to move added files into the corpus. With QA_RAY_ADDRESS the corpus is
-    read and embedded on that Ray cluster, and everything else happens here as without it."""
+    build_lock. `already_read` are documents of the sources the caller has read and split (a PDF
+    takes a while). Unless `full`, documents read and split by earlier builds (by name, content
+    and reader version) are not read again. `before_publish` runs after the new generation is
+    complete and before it goes live: the moment to move added files into the corpus.
+    `left_out` are files of the corpus folder that are not sources (links out of it), with the
+    reason, for the report. With QA_RAY_ADDRESS the corpus is read and embedded on that Ray
+    cluster, and everything else happens here as without it."""
     backend = backend_for(settings)
     try:
         with build_cluster(settings, embedder, progress) as cluster:
-            return _build(settings, embedder, backend, sources, full, progress, already_read, before_publish, cluster)
+            report = _build(settings, embedder, backend, sources, full, progress, already_read, before_publish,
+                            cluster)
     finally:
         backend.close()
+    report.skipped = {**report.skipped, **left_out}
+    return report
 
 
 def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, sources: Sequence[tuple[Path, str]],
-           full: bool, progress: bool, already_read: Mapping[str, Document],
+           full: bool, progress: bool, already_read: Mapping[str, Outcome],
            before_publish: Callable[[], None] | None, cluster: RayCluster | None) -> BuildReport:
     started = time.perf_counter()
     digests = file_digests(sources)
@@ -219,7 +242,8 @@ def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, s
         report.seconds = time.perf_counter() - started
         return report
 
-    corpus = read_corpus(sources, digests, progress, already_read, cluster)
+    cache = ParsedCache(settings.index_dir, reuse=not full)  # a full build reads every document again
+    corpus = read_corpus(sources, digests, progress, already_read, cluster, settings, cache)
     if not corpus.passages:
         if previous:
             previous.close()
@@ -229,7 +253,7 @@ def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, s
             "Keep or add at least one document with text (qa-service add, or POST /documents)."
         )
     report = BuildReport(None, documents=len(corpus.documents), passages=len(corpus.passages), skipped=corpus.skipped,
-                         indexed=_summaries(corpus))
+                         indexed=_summaries(corpus), read=corpus.read)
     before = previous.store.document_digests() if previous else {}
     report.added = sorted(set(corpus.digests) - set(before))
     report.removed = sorted(set(before) - set(corpus.digests))
@@ -272,6 +296,7 @@ def _build(settings: Settings, embedder: Embedder, backend: GenerationBackend, s
         backend.discard(name)  # a generation that never went live leaves nothing behind
         raise
     clean_up(settings)
+    cache.keep_only(corpus.digests.items())
     report.generation = name
     report.seconds = time.perf_counter() - started
     return report

