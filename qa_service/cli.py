@@ -312,7 +312,9 @@ def calibrate(questions_files, unanswerable_files, corpus_dir, index_dir, model,
     other questions with `qa-service eval --unanswerable`. Set QA_CALIBRATION_FILE to use a
     file written elsewhere than the package.
     """
-    from .confidence import FEATURES, LEXICAL_FEATURES, LEXICAL_RULE, calibration_file
+    from dataclasses import replace
+
+    from .confidence import FEATURES, LEXICAL_FEATURES, LEXICAL_RULE, ConfidenceModel, calibration_file
     from .evaluation import calibration_table, fit_and_choose, read_questions, read_unanswerable
 
     answerable = [q for path in questions_files for q in _read(read_questions, path)]
@@ -325,6 +327,9 @@ def calibrate(questions_files, unanswerable_files, corpus_dir, index_dir, model,
         for target, features in fits:
             fitted, result = fit_and_choose(searcher, answerable, unanswerable, target, features, fitted_on)
             path = (out if out and target == name else None) or calibration_file(target)
+            if path.exists():  # the fusion weights chosen for the model stay
+                kept = ConfidenceModel.load(path)
+                fitted = replace(fitted, dense_weight=kept.dense_weight, english_lean=kept.english_lean)
             fitted.save(path)
             click.echo(f"\n{target}: wrote {path}; threshold {fitted.threshold:.3f}; "
                        f"coefficients {dict(zip(fitted.features, fitted.coefficients))}, intercept {fitted.intercept}")

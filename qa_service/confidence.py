@@ -21,6 +21,11 @@ model (`qa-service calibrate`) on labelled questions, answerable and not, and st
 calibration/<model>.json with the threshold below which the service abstains. A model without
 a fitted file uses the lexical rule: the same regression on the lexical evidence alone, which
 does not depend on the model, fitted on the same questions.
+
+The same file holds how much the model's ranking counts in the fusion (`dense_weight`, and
+`english_lean` for questions in English): how far to trust a model is a property of the model,
+chosen on the same choosing questions by benchmarks/fusion_weights.py and kept when `calibrate`
+writes the file again. Without a file of its own a model gets equal weights and no lean.
 """
 
 from __future__ import annotations
@@ -73,10 +78,16 @@ class ConfidenceModel:
     intercept: float
     threshold: float  # answer when a passage's confidence reaches it
     fitted_on: str = ""  # what it was fitted on, for whoever reads the file
+    dense_weight: float = 0.5  # the model's ranking's weight in the fusion, for a question in the corpus's language
+    english_lean: float = 0.0  # how far that weight moves toward 1 for a question in English (times its English share)
 
     @property
     def fitted(self) -> bool:
         return self.model != LEXICAL_RULE
+
+    def fusion_weight(self, english_share: float) -> float:
+        """The dense ranking's weight in the fusion for a question with this share of English words."""
+        return self.dense_weight + (1 - self.dense_weight) * self.english_lean * english_share
 
     def probabilities(self, evidence: Sequence[Evidence]) -> np.ndarray:
         if not evidence:

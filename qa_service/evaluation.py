@@ -133,8 +133,16 @@ def is_answer(hit, question: EvalQuestion) -> bool:
     return (
         citation.document == question.document
         and normalized_text(question.expect) in normalized_text(hit.passage.text)
-        and (question.page is None or citation.page == question.page)
+        and (question.page is None or on_page(citation, question.page))
     )
+
+
+def on_page(citation, page: int) -> bool:
+    """Whether the cited passage stands on the page: its first, its last, or one between."""
+    first, last = citation.pages[0] if citation.pages else None, citation.pages[-1] if citation.pages else None
+    if isinstance(first, int) and isinstance(last, int):
+        return first <= page <= last
+    return page in citation.pages
 
 
 def highlights_answer(hit, question: EvalQuestion) -> bool:
@@ -158,7 +166,7 @@ def evaluate(searcher: Searcher, questions: list[EvalQuestion], top_k: int = 10,
             first_ranks.append(rank)
             if question.page is not None:
                 top = answer.hits[0].passage.citation if answer.hits else None
-                right_pages.append(top is not None and top.document == question.document and top.page == question.page)
+                right_pages.append(top is not None and top.document == question.document and on_page(top, question.page))
             if rank == 1:
                 highlighted.append(highlights_answer(answer.hits[0], question))
         kinds = {}

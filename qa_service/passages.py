@@ -48,12 +48,20 @@ class Citation:
     line_start: int
     line_end: int
     pdf_page: int | None = None  # the 1-based page of the PDF file, for opening it there
+    page_end: Page | None = None  # the printed page the passage ends on, when it runs over a page break
+
+    @property
+    def pages(self) -> tuple[Page, ...]:
+        """The printed pages the passage stands on: one, or the first and the last."""
+        if self.page is None:
+            return ()
+        return (self.page,) if self.page_end is None else (self.page, self.page_end)
 
     @property
     def label(self) -> str:
         parts = [self.title + (f" › {self.section[-1]}" if self.section else "")]
         if self.page is not None:
-            parts.append(f"p. {self.page}")
+            parts.append("p. " + "–".join(str(page) for page in self.pages))
         lines = f"{self.line_start}" if self.line_start == self.line_end else f"{self.line_start}–{self.line_end}"
         parts.append(f"r. {lines}")
         return ", ".join(parts)
@@ -300,8 +308,9 @@ def split_document(document: Document, max_words: int = MAX_WORDS, min_words: in
         for unit in _merge_short(pending, min_words, max_words):
             occurrence = seen.get(unit.text, 0)
             seen[unit.text] = occurrence + 1
+            last_page = unit.last.page if unit.last.page != unit.first.page else None
             citation = Citation(document.name, document.title, section, unit.first.page, unit.first.number,
-                                unit.last.number, unit.first.pdf_page)
+                                unit.last.number, unit.first.pdf_page, last_page)
             passages.append(Passage(passage_id(document.name, unit.text, occurrence), unit.text, citation, tuple(unit.sentences)))
         pending.clear()
 

@@ -52,6 +52,10 @@ class CitationOut(BaseModel):
         "without printed numbers, the PDF's page label, else the page's place in the file (see the document's "
         "page_numbering). Null where the document has no pages."
     )
+    page_end: Optional[Union[int, str]] = Field(
+        None, description="The page the passage ends on, numbered as `page`, when it runs over a page break "
+        "(the label then reads \"p. 57–58\"); null when the passage stands on one page."
+    )
     line_start: int = Field(ge=1)
     line_end: int = Field(ge=1)
     pdf_page: Optional[int] = Field(
@@ -213,7 +217,7 @@ def answer_response(answer: Answer) -> AskResponse:
                 ),
                 text=hit.passage.text,
                 citation=CitationOut(
-                    document=c.document, title=c.title, section=list(c.section), page=c.page,
+                    document=c.document, title=c.title, section=list(c.section), page=c.page, page_end=c.page_end,
                     line_start=c.line_start, line_end=c.line_end, pdf_page=c.pdf_page, label=c.label,
                     url=citation_url(c.document, c.line_start, c.line_end),
                     pdf_url=original_url(c.document, c.pdf_page) if c.pdf_page is not None else None,

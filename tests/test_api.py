@@ -36,6 +36,7 @@ def test_ask_answers_with_the_cited_passage(client):
         "title": "Beleidsthema 2 Vrede, veiligheid en stabiliteit",
         "section": ["Beleidsinzet toegelicht", "Budget Internationale Veiligheid"],
         "page": 9,
+        "page_end": None,  # the passage stands on one page
         "line_start": 49,
         "line_end": 50,
         "pdf_page": None,  # a text file: no PDF to open

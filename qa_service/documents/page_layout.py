@@ -218,8 +218,10 @@ def _is_prose(segment: _Segment) -> bool:
 
 def _gutter(lines: list[_RawLine], width: float) -> float | None:
     """Where a right-hand column starts, if the page has two: many segments of running text
-    start at one point in the middle, and the text to its left fills its column."""
-    starts = [s.x0 for line in lines if line.ruled is None for s in line.segments
+    start at one point in the middle, and the text to its left fills its column. Rows that give
+    figures are a table's, whose label columns would otherwise look like two columns of text."""
+    text_lines = [line for line in lines if line.ruled is None and not holds_values([s.text for s in line.segments])]
+    starts = [s.x0 for line in text_lines for s in line.segments
               if 0.25 * width <= s.x0 <= 0.75 * width and _is_prose(s)]
     if len(starts) < 3:
         return None

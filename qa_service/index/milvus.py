@@ -285,7 +285,7 @@ class MilvusLexicalSearch:
         return MilvusRanking(self, query, top) if top else None
 
 
-_PASSAGE_FIELDS = ["row", "id", "document", "title", "section", "page", "pdf_page", "line_start", "line_end", "text",
+_PASSAGE_FIELDS = ["row", "id", "document", "title", "section", "page", "page_end", "pdf_page", "line_start", "line_end", "text",
                    "spans", "sentences"]
 
 
@@ -373,7 +373,7 @@ class MilvusGeneration:
 def _passage_of(record: dict, dimension: int) -> tuple[Passage, np.ndarray]:
     citation = Citation(record["document"], record["title"], tuple(json.loads(record["section"])),
                         json.loads(record["page"]), int(record["line_start"]), int(record["line_end"]),
-                        json.loads(record["pdf_page"]))
+                        json.loads(record["pdf_page"]), json.loads(record["page_end"]))
     spans = tuple(tuple(span) for span in json.loads(record["spans"]))
     return Passage(record["id"], record["text"], citation, spans), _sentence_vectors(record["sentences"], dimension)
 
@@ -493,7 +493,8 @@ class MilvusBackend:
                 batch.append({
                     "row": row, "id": passage.id, "document": citation.document, "title": _fit(citation.title),
                     "section": _fit(json.dumps(citation.section, ensure_ascii=False)),
-                    "page": json.dumps(citation.page), "pdf_page": json.dumps(citation.pdf_page),
+                    "page": json.dumps(citation.page), "page_end": json.dumps(citation.page_end),
+                    "pdf_page": json.dumps(citation.pdf_page),
                     "line_start": citation.line_start,
                     "line_end": citation.line_end, "text": _fit(passage.text), "spans": json.dumps(passage.sentences),
                     "embed_key": generation.keys[row],
@@ -515,7 +516,7 @@ class MilvusBackend:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("row", DataType.INT64, is_primary=True)
         for name, length in (("id", 256), ("document", 4096), ("title", TEXT_BYTES), ("section", TEXT_BYTES),
-                             ("page", 256), ("pdf_page", 32), ("text", TEXT_BYTES), ("spans", TEXT_BYTES),
+                             ("page", 256), ("page_end", 256), ("pdf_page", 32), ("text", TEXT_BYTES), ("spans", TEXT_BYTES),
                              ("embed_key", 256)):
             schema.add_field(name, DataType.VARCHAR, max_length=length)
         schema.add_field("line_start", DataType.INT64)

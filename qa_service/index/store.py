@@ -18,7 +18,8 @@ _SCHEMA = """
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL, document TEXT NOT NULL, title TEXT NOT NULL,
     section TEXT NOT NULL, page INTEGER, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
-    text TEXT NOT NULL, sentences TEXT NOT NULL, embed_key TEXT NOT NULL, pdf_page INTEGER
+    text TEXT NOT NULL, sentences TEXT NOT NULL, embed_key TEXT NOT NULL, pdf_page INTEGER,
+    page_end INTEGER
 );
 CREATE INDEX passages_by_id ON passages(id);
 CREATE TABLE documents (
@@ -54,8 +55,9 @@ def write_store(path: Path, passages: Sequence[Passage], keys: Sequence[str], do
         for row, (passage, key) in enumerate(zip(passages, keys)):
             c = passage.citation
             rows.append((row, passage.id, c.document, c.title, json.dumps(c.section, ensure_ascii=False), c.page,
-                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), key, c.pdf_page))
-        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                         c.line_start, c.line_end, passage.text, json.dumps(passage.sentences), key, c.pdf_page,
+                         c.page_end))
+        connection.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         for document in documents:
             summary = summaries[document.name]
             connection.execute(
@@ -100,11 +102,11 @@ class PassageStore:
             return {}
         marks = ",".join("?" * len(rows))
         found = {}
-        for row, pid, document, title, section, page, start, end, text, sentences, pdf_page in self._query(
-            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences, pdf_page "
+        for row, pid, document, title, section, page, start, end, text, sentences, pdf_page, page_end in self._query(
+            "SELECT row, id, document, title, section, page, line_start, line_end, text, sentences, pdf_page, page_end "
             f"FROM passages WHERE row IN ({marks})", list(rows)
         ):
-            citation = Citation(document, title, tuple(json.loads(section)), page, start, end, pdf_page)
+            citation = Citation(document, title, tuple(json.loads(section)), page, start, end, pdf_page, page_end)
             spans = tuple(tuple(s) for s in json.loads(sentences))
             found[row] = Passage(pid, text, citation, spans)
         return found
