@@ -38,9 +38,17 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.installed-test browser
+# axe-core for the browser tests' WCAG 2.2 AA checks, at the version package-lock.json pins,
+# from the npm registry (Debian's npm where there is none).
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+test: $(VENV)/.installed-test browser node_modules/.package-lock.json
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) test-output
+	rm -rf $(VENV) test-output node_modules
 	find index -mindepth 1 ! -name README.md -exec rm -rf {} +

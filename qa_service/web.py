@@ -23,6 +23,8 @@ from .schemas import (
 )
 
 SUGGESTED_TOPICS = 6
+# A heading's own numbering ("1 Gemalen", "2.3. Budget", "B. Sahel"), left out of a suggestion.
+_HEADING_NUMBER = re.compile(r"^(?:\d{1,2}(?:\.\d+)*\.?|[A-Z]\.|[IVXLC]+\.)\s+")
 
 web = Blueprint("web", __name__, template_folder="web/templates", static_folder="web/static", static_url_path="/static")
 
@@ -35,10 +37,20 @@ def wants_json() -> bool:
 @web.get("/")
 def chat():
     try:
-        topics = service().live_index.current().store.section_headings(SUGGESTED_TOPICS)
+        store = service().live_index.current().store
+        headings = store.section_headings(SUGGESTED_TOPICS)
+        titles = {summary.name: summary.title for summary in store.documents()} if headings else {}
     except IndexUnavailableError:
-        topics = []  # the page still loads; asking then says in the chat that there is no index
-    return render_template("chat.html", topics=topics, max_question_chars=MAX_QUESTION_CHARS)
+        headings = []  # the page still loads; asking then says in the chat that there is no index
+    return render_template("chat.html", topics=[_topic(heading, titles[name]) for heading, name in headings],
+                           max_question_chars=MAX_QUESTION_CHARS)
+
+
+def _topic(heading: str, title: str) -> dict[str, str]:
+    """A suggestion: the heading without its number, the document it comes from, and the
+    question that asks about it there (the title steers the search to that document)."""
+    topic = _HEADING_NUMBER.sub("", heading).strip() or heading
+    return {"heading": topic, "title": title, "question": f"Wat staat er in {title} over {topic}?"}
 
 
 @web.get("/favicon.ico")
@@ -135,14 +147,22 @@ def _is_utf8(path) -> bool:
         return False
 
 
-@web.errorhandler(404)
+@web.app_errorhandler(404)
 def not_found(error):
-    name = (request.view_args or {}).get("name")
-    if wants_json():
-        message = f"there is no document {name!r} in the index; see /documents." if name else f"there is nothing at {request.path}."
+    """A Dutch page for a browser, JSON for anyone else. The pages answer with a page unless
+    JSON is asked for; an unknown address only when the client prefers HTML, as browsers say."""
+    name = (request.view_args or {}).get("name") if request.blueprint == "web" else None
+    if wants_json() if request.blueprint == "web" else not prefers_page():
+        message = (f"there is no document {name!r} in the index; see /documents." if name
+                   else f"there is nothing at {request.path}; see /openapi.json for the API.")
         return error_response(404, "not_found", message)
     message = f"Het document ‘{name}’ staat niet in de index." if name else "Deze pagina bestaat niet."
     return render_template("problem.html", heading="Niet gevonden", message=message), 404
+
+
+def prefers_page() -> bool:
+    accepted = request.accept_mimetypes
+    return accepted["text/html"] > accepted["application/json"]
 
 
 @web.errorhandler(IndexUnavailableError)

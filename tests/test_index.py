@@ -15,7 +15,7 @@ from qa_service.index import (
 )
 from qa_service.index.generation import FORMAT_VERSION, POINTER
 
-from conftest import CHAPTER_HEADINGS, HOSTILE_IMAGE
+from conftest import CHAPTER_HEADINGS, CHAPTER_NAME, HOSTILE_IMAGE, HOSTILE_NAME
 
 
 def test_build_writes_a_generation_with_its_manifest(settings, embedder):
@@ -191,9 +191,10 @@ def test_section_headings_take_turns_across_documents(chapter_settings, hostile_
     chapter = IndexGeneration.open(chapter_settings.index_dir)
     both = IndexGeneration.open(hostile_settings.index_dir)
     try:
-        assert chapter.store.section_headings(10) == CHAPTER_HEADINGS
-        assert chapter.store.section_headings(2) == CHAPTER_HEADINGS[:2]
-        assert both.store.section_headings(2) == ["Beleidsdoelstelling", f"Kwaadaardige opmaak {HOSTILE_IMAGE}"]
+        assert chapter.store.section_headings(10) == [(heading, CHAPTER_NAME) for heading in CHAPTER_HEADINGS]
+        assert chapter.store.section_headings(2) == [(heading, CHAPTER_NAME) for heading in CHAPTER_HEADINGS[:2]]
+        assert both.store.section_headings(2) == [("Beleidsdoelstelling", CHAPTER_NAME),
+                                                  (f"Kwaadaardige opmaak {HOSTILE_IMAGE}", HOSTILE_NAME)]
     finally:
         chapter.close()
         both.close()

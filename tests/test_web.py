@@ -89,8 +89,30 @@ def test_the_chat_page_suggests_topics_from_the_corpus_headings(client):
     html = response.get_data(as_text=True)
     assert 'placeholder="Typ hier uw vraag…"' in html
     assert ">Verstuur</button>" in html and 'aria-live="polite"' in html
-    assert parts.suggested_questions == [f"Wat staat er over {heading}?" for heading in CHAPTER_HEADINGS]
+    # Each topic is a question about the document it comes from, which the button names.
+    assert parts.suggested_questions == [f"Wat staat er in {TITLE} over {heading}?" for heading in CHAPTER_HEADINGS]
+    assert html.count(f"uit {TITLE}</span>") == len(CHAPTER_HEADINGS)
     assert "/documents" in parts.links
+
+
+@pytest.mark.parametrize("heading, topic", [("1 Gemalen", "Gemalen"), ("2.3. Budget en uitgaven", "Budget en uitgaven"),
+                                            ("B. Sahel", "Sahel"), ("2022 in cijfers", "2022 in cijfers"),
+                                            ("Migratiesamenwerking", "Migratiesamenwerking")])
+def test_a_suggested_topic_leaves_out_the_headings_number(heading, topic):
+    from qa_service.web import _topic
+
+    assert _topic(heading, "Jaarverslag 2023") == {
+        "heading": topic, "title": "Jaarverslag 2023", "question": f"Wat staat er in Jaarverslag 2023 over {topic}?"}
+
+
+def test_an_unknown_address_is_a_dutch_page_for_a_browser_and_json_for_an_api_client(client):
+    page = client.get("/nergens/heen", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 404
+    assert_protected_page(page)
+    assert "Deze pagina bestaat niet." in page.get_data(as_text=True)
+    for accept in ({"Accept": "application/json"}, {"Accept": "*/*"}, {}):
+        response = client.get("/nergens/heen", headers=accept)
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found", accept
 
 
 def test_the_document_list_as_json(client):
@@ -188,7 +210,7 @@ def test_the_viewer_shows_a_pdf_page_by_page_with_links_to_the_original_and_dimm
     parts = PageParts(html)
     for pdf_page in range(1, 7):
         assert f"/documents/{REPORT_NAME}/original#page={pdf_page}" in parts.links
-    assert "p. 21" in html and "p. 25" in html and "nummers zoals gedrukt" in html
+    assert "pagina 21" in html and "pagina 25" in html and "nummers zoals gedrukt" in html
     furniture = re.findall(r'<li id="L(\d+)" class="line furniture"', html)
     header_lines = re.findall(r'<li id="L(\d+)" class="line furniture"[^>]*>.*?Jaarverslag 2022 \| Ministerie', html)
     assert len(header_lines) == 6 and len(furniture) > 6

@@ -43,7 +43,7 @@ from .generation import (
     NoIndexError,
     check_manifest,
 )
-from .store import DocumentSummary
+from .store import DocumentSummary, take_turns
 from .vector_cache import dequantized
 from .vector_search import IndexType
 
@@ -425,15 +425,11 @@ class MilvusPassageStore:
     def document_digests(self) -> dict[str, str]:
         return {d["document"]: d["sha256"] for d in self._documents()}
 
-    def section_headings(self, limit: int) -> list[str]:
+    def section_headings(self, limit: int) -> list[tuple[str, str]]:
         """As the SQLite store chooses them: taking turns across documents, in reading order."""
-        by_document = [json.loads(d["headings"]) for d in sorted(self._documents(), key=lambda d: d["first_row"])]
-        chosen: list[str] = []
-        for depth in range(max(map(len, by_document), default=0)):
-            for headings in by_document:
-                if depth < len(headings) and headings[depth] not in chosen:
-                    chosen.append(headings[depth])
-        return chosen[:limit]
+        by_document = [[(heading, d["document"]) for heading in json.loads(d["headings"])]
+                       for d in sorted(self._documents(), key=lambda d: d["first_row"])]
+        return take_turns(by_document, limit)
 
     def document_lines(self, name: str, first: int = 1, last: int | None = None) -> list[Line]:
         """The document's lines `first` to `last`, from the parts that hold them."""

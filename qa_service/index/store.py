@@ -130,9 +130,9 @@ class PassageStore:
     def document_digests(self) -> dict[str, str]:
         return {name: digest for name, digest in self._query("SELECT name, sha256 FROM documents")}
 
-    def section_headings(self, limit: int) -> list[str]:
-        """Distinct headings that passages stand under (the nearest one), taking turns across
-        documents so that every document gets a say, in reading order within each."""
+    def section_headings(self, limit: int) -> list[tuple[str, str]]:
+        """Distinct headings that passages stand under (the nearest one), each with its document,
+        taking turns across documents so that every document gets a say, in reading order within each."""
         by_document: dict[str, list[str]] = {}
         for document, section in self._query(
             "SELECT document, section FROM passages GROUP BY document, section ORDER BY MIN(row)"
@@ -140,11 +140,8 @@ class PassageStore:
             headings = json.loads(section)
             if headings and headings[-1] not in by_document.setdefault(document, []):
                 by_document[document].append(headings[-1])
-        chosen: list[str] = []
-        for heading in itertools.chain.from_iterable(itertools.zip_longest(*by_document.values())):
-            if heading is not None and heading not in chosen:
-                chosen.append(heading)
-        return chosen[:limit]
+        return take_turns([[(heading, document) for heading in headings] for document, headings in by_document.items()],
+                           limit)
 
     def document_lines(self, name: str, first: int = 1, last: int | None = None) -> list[Line]:
         """The document's lines `first` to `last` (to the end without `last`), from the index
@@ -159,3 +156,13 @@ class PassageStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def take_turns(by_document: list[list[tuple[str, str]]], limit: int) -> list[tuple[str, str]]:
+    """The first (heading, document) of each document, then the second of each, and so on; a
+    heading already chosen is not chosen again."""
+    chosen: list[tuple[str, str]] = []
+    for pair in itertools.chain.from_iterable(itertools.zip_longest(*by_document)):
+        if pair is not None and pair[0] not in {heading for heading, _ in chosen}:
+            chosen.append(pair)
+    return chosen[:limit]

@@ -26,9 +26,24 @@
     });
     if (!cited.length) return;
     for (const line of cited) line.classList.add("cited");
-    note.textContent = first === last ? `Regel ${first} is gemarkeerd.` : `Regels ${first} tot en met ${last} zijn gemarkeerd.`;
+    // One link to the cited lines (the line numbers are no tab stops): the note, which names them.
+    const link = document.createElement("a");
+    link.href = location.hash;
+    link.textContent = first === last ? `Regel ${first}` : `Regels ${first} tot en met ${last}`;
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      goTo(cited[0]);
+    });
+    note.replaceChildren(link, first === last ? " is gemarkeerd." : " zijn gemarkeerd.");
     note.hidden = false;
-    cited[0].scrollIntoView({ block: "center" });
+    goTo(cited[0]);
+  }
+
+  // Focus on the first cited line, so a screen reader reads on from there, and show it.
+  function goTo(line) {
+    line.tabIndex = -1;
+    line.focus({ preventScroll: true });
+    line.scrollIntoView({ block: "center" });
   }
 
   window.addEventListener("hashchange", showCitedLines);
