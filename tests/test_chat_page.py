@@ -623,3 +623,29 @@ def test_a_table_row_answers_and_its_citation_opens_the_original_pdf_at_that_pag
     expect(page.get_by_role("link", name=re.compile(r"open de PDF op deze pagina \(3 van 6\)"))).to_have_attribute(
         "href", f"/documents/{REPORT_NAME}/original#page=3")
     page.screenshot(path=str(OUTPUT / "viewer-pdf.png"), full_page=False)
+
+
+def test_a_follow_up_is_answered_from_the_conversation_the_page_sends(start_server, chapter_settings, page):
+    """Issue 15 end to end: the page sends the earlier turn with the passages it showed, the
+    service reads the elliptic question with it, and the page says how it understood it."""
+    server = start_server(chapter_settings, workers=1)
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.append(request.post_data_json) if request.url.endswith("/ask") else None)
+    page.goto(server.url + "/")
+    topic, follow_up = "Wat is het COMPASS-partnerschap?", "waar richt het zich op?"  # from followups.jsonl
+    ask(page, topic)
+    first = answered(page, 1)
+    expect(first.locator(".understood")).to_have_count(0)
+    shown = first.locator(".sources a").count()
+    ask(page, follow_up)
+    second = answered(page, 2)
+    assert sent[1]["history"][0]["question"] == topic and len(sent[1]["history"][0]["passages"]) == shown
+    expect(second.locator(".understood")).to_have_text(f"Begrepen als vervolg op: {topic}")
+    expect(second.locator(":scope > .answer > .source .passage-text")).to_contain_text("het beschermen van migranten")
+    screenshot(page, "chat-follow-up-served-desktop")
+
+    page.get_by_role("button", name="Nieuw gesprek").click()
+    ask(page, follow_up)
+    alone = answered(page, 1)
+    assert sent[-1] == {"question": follow_up, "mode": "hybrid"}
+    expect(alone.locator(".understood")).to_have_count(0)

@@ -94,6 +94,16 @@ def test_a_question_that_stands_alone_ignores_a_history_about_something_else(cli
     assert json.dumps(without_timing(switched)) == json.dumps(without_timing(alone))
 
 
+def test_a_short_question_about_what_the_documents_never_mention_does_not_borrow_the_topic(client):
+    question = "Wat is de hoofdstad van Australië?"
+    alone = client.post("/ask", json={"question": question}).get_json()
+    earlier = client.post("/ask", json={"question": STANDALONE, "top_k": 3}).get_json()
+    switched = client.post("/ask", json={"question": question, "history": [
+        {"question": STANDALONE, "passages": [p["id"] for p in earlier["passages"]]}]}).get_json()
+    assert alone["answered"] is False and switched["context"] is None
+    assert json.dumps(without_timing(switched)) == json.dumps(without_timing(alone))
+
+
 def test_the_openapi_document_describes_history_and_context(client):
     spec = client.get("/openapi.json").get_json()
     schemas = spec["components"]["schemas"]

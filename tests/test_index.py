@@ -176,8 +176,9 @@ def test_leftovers_of_a_killed_build_are_removed_and_two_generations_kept(settin
     for _ in range(3):
         build_index(settings, embedder, full=True)
     assert not leftover.exists() and not staged.exists() and not incoming.exists()
-    generations = [p for p in settings.index_dir.iterdir() if p.is_dir()]
-    assert len(generations) == 2
+    generations = [p for p in settings.index_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(generations) == 2  # beside them only the readings kept for the next build (.parsed)
+    assert {p.name for p in settings.index_dir.iterdir() if p.is_dir()} - {p.name for p in generations} == {".parsed"}
     assert current_generation_name(settings.index_dir) in {p.name for p in generations}
 
 

