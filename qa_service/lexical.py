@@ -60,6 +60,12 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Words that ask for a figure, in Dutch and in English ("how many", "how much": many, much).
+_QUANTITY_WORDS = {
+    "hoeveel", "hoeveelheid", "aantal", "bedrag", "bedroeg", "bedragen", "kost", "kostte", "kostten", "kosten",
+    "percentage", "procent", "many", "much", "cost", "costs", "amount", "percent",
+}
+
 # Number words of Dutch and of English, which people also ask in. "een" and "one" are left out:
 # far more often an article or a pronoun than a count. Magnitudes ("miljoen") stay words.
 _NUMBER_WORDS = {
@@ -149,6 +155,11 @@ class Analyzer:
         english = sum(w in self._english_words for w in words)
         own = sum(w in self._own_words for w in words)
         return english / (english + own) if english + own else 0.0
+
+    def asks_for_number(self, text: str) -> bool:
+        """Whether the text asks for a figure ("hoeveel", "wat kostte", "how many"): then the
+        sentence that answers it holds a number."""
+        return any(_fold(word) in _QUANTITY_WORDS for word in _TOKEN.findall(text))
 
     def specifics(self, text: str) -> tuple[list[str], list[str]]:
         """The terms a question is most specific by: its names and acronyms (words written with a

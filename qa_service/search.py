@@ -276,10 +276,15 @@ class Searcher:
         """The first `top_k` judged passages with the sentence to highlight and the words to mark."""
         analyzer = generation.lexical.analyzer
         question_stems = set(analyzer.stems(judged.query.text))
+        wants_number = analyzer.asks_for_number(judged.query.text)
         hits = []
         for rank, ((row, score), confidence) in enumerate(zip(judged.ranked[:top_k], judged.confidences), start=1):
             passage = judged.records[row]
-            spans = [(t.start, t.end, t.stem) for t in analyzer.terms(passage.text) if t.stem in question_stems]
+            terms = analyzer.terms(passage.text)
+            spans = [(t.start, t.end, t.stem) for t in terms if t.stem in question_stems]
+            # The figures a question asking for one could be answered with: numbers it does not give itself.
+            figures = [(t.start, t.end) for t in terms if t.stem[:1].isdigit() and t.stem not in question_stems] \
+                if wants_number else []
             hits.append(
                 Hit(
                     passage=passage,
@@ -287,7 +292,7 @@ class Searcher:
                     score=score,
                     dense=judged.dense.get(row),
                     lexical=judged.lexical.get(row),
-                    highlight=_best_sentence(passage, generation.sentences_of(row), judged.query.vector, spans),
+                    highlight=_best_sentence(passage, generation.sentences_of(row), judged.query.vector, spans, figures),
                     terms=tuple((a, b) for a, b, _ in spans),
                     confidence=float(confidence),
                     evidence=judged.evidence[rank - 1],
@@ -357,10 +362,13 @@ class Searcher:
         return [(pool[i], float(fused[i])) for i in order]
 
 
-def _best_sentence(passage: Passage, sentence_vectors: np.ndarray, query_vector: np.ndarray | None, terms) -> tuple[int, int]:
+def _best_sentence(passage: Passage, sentence_vectors: np.ndarray, query_vector: np.ndarray | None, terms,
+                   figures: Sequence[tuple[int, int]] = ()) -> tuple[int, int]:
     """The sentence closest to the question by the model (to two decimals, the precision at
     which its scores mean something); ties go to the sentence with more of the question's
-    words. Without a question vector (lexical mode), by those words alone."""
+    words. Without a question vector (lexical mode), by those words alone. For a question that
+    asks for a figure (`figures`: the passage's numbers the question does not give), only
+    sentences that hold one are candidates, where there are any."""
     if query_vector is not None and len(sentence_vectors):
         similarity = dequantized(sentence_vectors) @ query_vector
     else:
@@ -369,5 +377,9 @@ def _best_sentence(passage: Passage, sentence_vectors: np.ndarray, query_vector:
     def overlap(span: tuple[int, int]) -> int:
         return len({stem for a, b, stem in terms if span[0] <= a and b <= span[1]})
 
-    best = max(range(len(passage.sentences)), key=lambda i: (round(float(similarity[i]), 2), overlap(passage.sentences[i]), -i))
+    def holds_figure(span: tuple[int, int]) -> bool:
+        return any(span[0] <= a and b <= span[1] for a, b in figures)
+
+    best = max(range(len(passage.sentences)), key=lambda i: (
+        holds_figure(passage.sentences[i]), round(float(similarity[i]), 2), overlap(passage.sentences[i]), -i))
     return passage.sentences[best]

@@ -97,6 +97,26 @@ def test_the_highlight_is_the_sentence_with_the_answer(searcher):
     assert "wederom" not in top.passage.text[start:end]
 
 
+def test_a_question_that_asks_for_a_figure_highlights_a_sentence_that_gives_one():
+    from qa_service.lexical import Analyzer
+    from qa_service.passages import Citation, Passage
+    from qa_service.search import _best_sentence
+
+    text = ("De gemalen zijn in 2023 vervangen door nieuwe, veel sterkere pompen. "
+            "De vervanging kostte 8,2 miljoen euro.")
+    split = text.index(" De vervanging") + 1
+    passage = Passage("p", text, Citation("d.txt", "D", (), None, 1, 1), ((0, split - 1), (split, len(text))))
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6]], np.float32)  # the model prefers the first sentence
+    question, query = "Hoeveel kostte de vervanging van de gemalen in 2023?", np.array([1.0, 0.0], np.float32)
+    analyzer = Analyzer("nl")
+    assert analyzer.asks_for_number(question) and not analyzer.asks_for_number("Waarom zijn de gemalen vervangen?")
+    stems = set(analyzer.stems(question))
+    figures = [(t.start, t.end) for t in analyzer.terms(text) if t.stem[:1].isdigit() and t.stem not in stems]
+    assert _best_sentence(passage, vectors, query, []) == (0, split - 1)
+    # "2023" is in the question; the figure asked for is in the second sentence alone.
+    assert _best_sentence(passage, vectors, query, [], figures) == (split, len(text))
+
+
 def test_spans_lie_inside_the_text_and_mark_the_question_words(searcher):
     answer = searcher.ask("Hoeveel militairen zijn in 2022 uitgezonden?", top_k=5)
     for hit in answer.hits:
