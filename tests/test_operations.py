@@ -30,7 +30,8 @@ ROUND = 8
 @pytest.mark.slow
 def test_the_rate_limit_answers_429_with_retry_after_and_lets_questions_through_after_the_window(
         start_server, chapter_settings):
-    server = start_server(chapter_settings, workers=2, env={"QA_RATE_LIMIT": "5/10 seconds"})
+    # A window long enough that six questions fit in it on a loaded machine (at 10 s they did not).
+    server = start_server(chapter_settings, workers=2, env={"QA_RATE_LIMIT": "5/30 seconds"})
     # A new connection for each question, so that both workers count: the limit is theirs together.
     answered = [requests.post(server.url + "/ask", json=QUICK, timeout=60).status_code for _ in range(5)]
     assert answered == [200] * 5
@@ -38,8 +39,8 @@ def test_the_rate_limit_answers_429_with_retry_after_and_lets_questions_through_
     assert refused.status_code == 429 and refused.headers["Content-Type"] == "application/json"
     assert refused.json()["error"]["code"] == "rate_limited"
     wait = int(refused.headers["Retry-After"])
-    assert 1 <= wait <= 10
-    assert f"wait {wait} s" in refused.json()["error"]["message"] and "5 per 10 seconds" in refused.json()["error"]["message"]
+    assert 1 <= wait <= 30
+    assert f"wait {wait} s" in refused.json()["error"]["message"] and "5 per 30 seconds" in refused.json()["error"]["message"]
     assert requests.get(server.url + "/health", timeout=30).status_code == 200, "only /ask is limited"
 
     time.sleep(wait + 0.5)
