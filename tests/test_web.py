@@ -151,6 +151,19 @@ def test_the_document_viewer_numbers_every_indexed_line(client):
     assert "/static/document.js" in [script["src"] for script in parts.scripts]
 
 
+def test_the_viewer_marks_the_documents_headings_as_headings_below_its_title(client):
+    import re
+
+    from qa_service.documents import Heading
+
+    html = client.get(f"/documents/{CHAPTER_NAME}").get_data(as_text=True)
+    marked = re.findall(r'<li id="L(\d+)" class="line heading"><span class="line-number">\d+</span>'
+                        r'<span class="line-text" role="heading" aria-level="(\d)">', html)
+    headings = [b for b in read_document(CHAPTER).blocks if isinstance(b, Heading)]
+    assert headings and marked == [(str(h.line.number), str(min(h.level + 1, 6))) for h in headings]
+    assert 'role="heading" aria-level="2">Beleidsinzet toegelicht' in html  # the title is the page's h1
+
+
 def test_document_text_and_headings_are_escaped(hostile_client):
     for path in (f"/documents/{HOSTILE_NAME}", "/"):
         html = hostile_client.get(path).get_data(as_text=True)

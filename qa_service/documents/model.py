@@ -33,6 +33,9 @@ class Line(NamedTuple):
     pdf_page: int | None = None
     # A running header or footer, or a page number: shown with the page, never part of the text.
     furniture: bool = False
+    # The level of the heading the line holds (1 outermost), 0 for other lines: what the viewer
+    # marks as headings. Readers leave it 0; Document.shown_lines() fills it in from the blocks.
+    heading: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class Document:
     @property
     def paged(self) -> bool:
         return self.page_numbering is not None
+
+    def shown_lines(self) -> list[Line]:
+        """The lines as the viewer shows them: each heading's line with its level."""
+        levels = {block.line.number: block.level for block in self.blocks if isinstance(block, Heading)}
+        return [line._replace(heading=levels[line.number]) if line.number in levels else line for line in self.lines]
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:

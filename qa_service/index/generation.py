@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: pdf_page of passages and lines, furniture lines, page_numbering; 3: page_end
+FORMAT_VERSION = 4  # 2: pdf_page of passages and lines, furniture lines, page_numbering; 3: page_end; 4: heading levels of lines
 POINTER = "CURRENT"
 LOCK = ".build.lock"
 BUILDING_PREFIX = ".building-"

@@ -587,7 +587,7 @@ class MilvusBackend:
             rows = rows_of.get(document.name, [])
             centroid = generation.vectors[rows].mean(axis=0) if rows else np.zeros(dimension, np.float32)
             centroid = centroid / (np.linalg.norm(centroid) or 1.0)
-            for part, (lines, first_line, last_line) in enumerate(_line_parts(document.lines)):
+            for part, (lines, first_line, last_line) in enumerate(_line_parts(document.shown_lines())):
                 records.append({
                     "key": key, "document": document.name, "part": part, "title": _fit(summary.title),
                     "sha256": summary.sha256, "headings": _fit(json.dumps(headings.get(document.name, []), ensure_ascii=False)),
@@ -688,7 +688,7 @@ def _fit(text: str) -> str:
 
 
 def _line_parts(lines: Sequence[Line]) -> list[tuple[str, int, int]]:
-    """A document's lines as JSON arrays of [number, page, text, pdf_page, furniture], each under
+    """A document's lines as JSON arrays of [number, page, text, pdf_page, furniture, heading], each under
     LINES_PART_BYTES, with the first and last line number each holds."""
     parts, current, size, numbers = [], [], 2, []
 
@@ -696,14 +696,15 @@ def _line_parts(lines: Sequence[Line]) -> list[tuple[str, int, int]]:
         parts.append(("[" + ",".join(current) + "]", numbers[0] if numbers else 0, numbers[-1] if numbers else 0))
 
     for line in lines:
-        item = json.dumps([line.number, line.page, line.text, line.pdf_page, line.furniture], ensure_ascii=False)
+        item = json.dumps([line.number, line.page, line.text, line.pdf_page, line.furniture, line.heading],
+                          ensure_ascii=False)
         length = len(item.encode("utf-8")) + 1
         if current and size + length > LINES_PART_BYTES:
             close()
             current, size, numbers = [], 2, []
         if length > LINES_PART_BYTES:  # one enormous line: cut, the viewer shows its start
             item = json.dumps([line.number, line.page, _fit(line.text)[: LINES_PART_BYTES // 4], line.pdf_page,
-                               line.furniture], ensure_ascii=False)
+                               line.furniture, line.heading], ensure_ascii=False)
             length = len(item.encode("utf-8")) + 1
         current.append(item)
         numbers.append(line.number)

@@ -28,7 +28,7 @@ CREATE TABLE documents (
 );
 CREATE TABLE lines (
     document TEXT NOT NULL, number INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL,
-    pdf_page INTEGER, furniture INTEGER NOT NULL,
+    pdf_page INTEGER, furniture INTEGER NOT NULL, heading INTEGER NOT NULL,
     PRIMARY KEY (document, number)
 ) WITHOUT ROWID;
 """
@@ -66,9 +66,9 @@ def write_store(path: Path, passages: Sequence[Passage], keys: Sequence[str], do
                  summary.page_numbering, summary.lines),
             )
             connection.executemany(
-                "INSERT INTO lines VALUES (?,?,?,?,?,?)",
-                [(document.name, line.number, line.page, line.text, line.pdf_page, int(line.furniture))
-                 for line in document.lines],
+                "INSERT INTO lines VALUES (?,?,?,?,?,?,?)",
+                [(document.name, line.number, line.page, line.text, line.pdf_page, int(line.furniture), line.heading)
+                 for line in document.shown_lines()],
             )
         connection.commit()
     finally:
@@ -146,8 +146,8 @@ class PassageStore:
     def document_lines(self, name: str, first: int = 1, last: int | None = None) -> list[Line]:
         """The document's lines `first` to `last` (to the end without `last`), from the index
         on (document, number): a slice of a long document costs what the slice holds."""
-        return [Line(n, p, t, pdf, bool(furniture)) for n, p, t, pdf, furniture in self._query(
-            "SELECT number, page, text, pdf_page, furniture FROM lines WHERE document = ? AND number BETWEEN ? AND ? "
+        return [Line(n, p, t, pdf, bool(furniture), heading) for n, p, t, pdf, furniture, heading in self._query(
+            "SELECT number, page, text, pdf_page, furniture, heading FROM lines WHERE document = ? AND number BETWEEN ? AND ? "
             "ORDER BY number", (name, first, last if last is not None else 2**62))]
 
     def vector_cache(self) -> dict[str, int]:
