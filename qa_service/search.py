@@ -205,15 +205,18 @@ class Searcher:
         """Whether a question needs its conversation: when it says little of its own (fewer than
         `own_terms` words beside function words) and none of its first passages is likely to
         answer it alone. A question that names its topic stays exactly as it would be without
-        history, also when it shares words with the earlier turns; so does one that names what
-        the documents never mention ("de hoofdstad van Australië"): the conversation cannot
-        supply that, and borrowing its topic would only dress up a passage as an answer."""
+        history, also when it shares words with the earlier turns; so does one that names, in
+        the corpus's language, what the documents never mention ("de hoofdstad van Australië"):
+        the conversation cannot supply that, and borrowing its topic would only dress up a
+        passage as an answer."""
         weights = self.conversation
         analyzer = generation.lexical.analyzer
         if len({term.stem for term in analyzer.content_terms(question)}) >= weights.own_terms:
             return False
+        # Asked in English, a name is spelled otherwise than in a Dutch corpus ("Netherlands"):
+        # only in the corpus's language does a name it never uses tell.
         names, _ = analyzer.specifics(question)
-        if names and 0 in generation.lexical.document_frequencies(names).values():
+        if names and analyzer.english_share(question) < 0.5 and 0 in generation.lexical.document_frequencies(names).values():
             return False
         return float(np.max(confidences[:ANSWER_DEPTH], initial=0.0)) < weights.follow_up_below
 
