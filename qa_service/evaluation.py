@@ -139,10 +139,10 @@ def is_answer(hit, question: EvalQuestion) -> bool:
 
 def on_page(citation, page: int) -> bool:
     """Whether the cited passage stands on the page: its first, its last, or one between."""
-    first, last = citation.pages[0] if citation.pages else None, citation.pages[-1] if citation.pages else None
-    if isinstance(first, int) and isinstance(last, int):
-        return first <= page <= last
-    return page in citation.pages
+    pages = citation.pages
+    if len(pages) == 2 and all(isinstance(p, int) for p in pages):
+        return pages[0] <= page <= pages[1]
+    return page in pages
 
 
 def highlights_answer(hit, question: EvalQuestion) -> bool:
