@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.documents import DocumentError, Heading, Paragraph, read_document
+from qa_service.documents import DocumentError, Heading, Paragraph, Table, read_document
 
-from conftest import CHAPTER
+from conftest import CHAPTER, ROOT
 
 
 def headings(document):
@@ -181,8 +181,6 @@ def test_text_pages_in_roman_numerals_then_arabic(tmp_path: Path):
 
 
 def test_a_footer_and_heldout_pages_still_hold(tmp_path: Path):
-    from conftest import ROOT
-
     folder = ROOT / "tests" / "fixtures" / "heldout" / "corpus"
     for path, pages in [("beleidsthema-3-europese-samenwerking.txt", {10, 11, 12, 13}),
                         ("beleidsthema-4-consulaire-dienstverlening.txt", {14, 15, 16, 17, 18}),
@@ -190,3 +188,78 @@ def test_a_footer_and_heldout_pages_still_hold(tmp_path: Path):
         document = read_document(folder / path)
         assert {p.citation.page for p in passages_of(folder / path)} == pages
         assert document.page_numbering == "printed" and document.pages == len(pages)
+
+
+# --- tables laid out in fixed-width columns (pdftotext -layout) ----------------------------------
+
+def layout_row(label: str, *figures: str) -> str:
+    return f"{label:<40}" + "".join(f"{figure:>16}" for figure in figures)
+
+
+TABLE_HEADER = [layout_row("", "Realisatie", "Vastgestelde"), layout_row("", "2021", "begroting 2022")]
+# A budget table over two pages of a report with running headers and printed page numbers; the
+# second page repeats the column header, a label runs on over two lines.
+TABLE_PAGES = [
+    ["Budgettaire gevolgen", "De uitgaven van het artikel staan in de tabel hieronder.", "",
+     "Tabel 4.1 Uitgaven per instrument (bedragen x € 1.000)", "", *TABLE_HEADER, "Uitgaven",
+     "Bijdrage aan de Internationale", layout_row("  organisatie voor migratie", "12.760", "13.400"),
+     layout_row("Subsidies aan gemeenten", "118.900", "40.000"), layout_row("Opdrachten", "5.400", "6.100")],
+    [*TABLE_HEADER, layout_row("Bijdragen aan ZBO's", "41.000", "39.500"),
+     layout_row("Totaal uitgaven", "178.060", "99.000"), "", "Toelichting",
+     "De uitgaven lagen hoger dan begroot doordat meer gemeenten een subsidie aanvroegen."],
+    ["Vooruitblik", "In 2023 blijven de bijdragen naar verwachting op hetzelfde niveau als in 2022."],
+]
+
+
+def test_a_layout_table_over_a_page_break_reads_row_by_row_with_its_column_names(tmp_path: Path):
+    path = tmp_path / "begroting.txt"
+    path.write_text("".join(f"{HEADER}\n" + "\n".join(page) + f"\n\n{number}\n" for number, page in zip((31, 32, 33), TABLE_PAGES)))
+    document = read_document(path)
+    assert headings(document) == [(1, "Budgettaire gevolgen"), (1, "Toelichting"), (1, "Vooruitblik")]
+    (table,) = [b for b in document.blocks if isinstance(b, Table)]
+    assert table.caption == "Tabel 4.1 Uitgaven per instrument (bedragen x € 1.000)"
+    assert table.header == ("", "Realisatie 2021", "Vastgestelde begroting 2022")
+    assert [row.cells for row in table.rows] == [
+        ("Uitgaven", "", ""),
+        ("Bijdrage aan de Internationale organisatie voor migratie", "12.760", "13.400"),
+        ("Subsidies aan gemeenten", "118.900", "40.000"),
+        ("Opdrachten", "5.400", "6.100"),
+        ("Bijdragen aan ZBO's", "41.000", "39.500"),
+        ("Totaal uitgaven", "178.060", "99.000"),
+    ]
+    numbered = {line.number: line.text for line in document.lines}
+    for row in table.rows:  # each row cites the lines it stands on, on its page
+        assert row.cells[0].split()[0] in numbered[row.lines[0].number] and row.cells[-1] in numbered[row.lines[-1].number]
+    assert [len(row.lines) for row in table.rows] == [1, 2, 1, 1, 1, 1]
+    assert [row.lines[0].page for row in table.rows] == [31, 31, 31, 31, 32, 32]
+    passages = passages_of(path)
+    row = next(p for p in passages if "Subsidies aan gemeenten:" in p.text)
+    assert "Subsidies aan gemeenten: Realisatie 2021 118.900; Vastgestelde begroting 2022 40.000" in row.text
+    assert row.text.startswith("Tabel 4.1 Uitgaven per instrument") and row.citation.section == ("Budgettaire gevolgen",)
+    assert page_of(passages, "Totaal uitgaven: Realisatie 2021 178.060") == 32
+    assert page_of(passages, "meer gemeenten een subsidie") == 32
+
+
+def test_prose_with_double_spaces_and_columns_of_words_are_no_tables_nor_headings(tmp_path: Path):
+    path = tmp_path / "notitie.txt"
+    path.write_text(
+        "Notitie\n\nDe uitgaven stegen in 2023 naar  4.559.400  euro; dat is meer dan in het jaar\n"
+        "ervoor, toen  3.539.190  euro werd uitgegeven aan de opvang van asielzoekers.\n\n"
+        "Deelnemende landen:\n    Nederland        België        Luxemburg\n    Duitsland        Frankrijk     Italië\n\n"
+        "Samenvatting\nDe landen werken samen.\n"
+    )
+    document = read_document(path)
+    assert not any(isinstance(b, Table) for b in document.blocks)
+    assert headings(document) == [(1, "Samenvatting")]
+    assert [line.number for line in document.blocks[0].lines] == [3, 4]
+
+
+def test_layout_tables_in_the_hard_documents_do_not_become_the_section_of_the_text_after_them():
+    path = ROOT / "tests" / "fixtures" / "hard" / "corpus" / "jaarverslag-2023-asielopvang.txt"
+    document = read_document(path)
+    (table,) = [b for b in document.blocks if isinstance(b, Table)]
+    assert table.header == ("", "Realisatie 2022", "Vastgestelde begroting 2023", "Realisatie 2023")
+    assert table.rows[1].cells == ("Bijdrage aan het COA", "2.184.310", "1.962.500", "2.861.740")
+    assert table.rows[1].lines[0].number == 84
+    after = next(p for p in passages_of(path) if "260 extra medewerkers" in p.text)
+    assert after.citation.section == ("Toelichting op de financiële instrumenten",)

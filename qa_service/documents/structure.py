@@ -12,13 +12,15 @@ from .tables import table_from_grid
 SENTENCE_END = ".!?:;"
 _SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
 _LONE_NUMBER = re.compile(r"^[-–—]?\s*\d{1,4}\s*[-–—]?$")
+_COLUMN_GAP = re.compile(r"\S(?: {3,}|\t)\S")  # words set apart in columns: a table's header, not a heading
 
 
 def is_heading_text(text: str, width: int) -> bool:
     """Whether a line reads like a heading: short, no sentence end, starting with a capital or a
-    section number. `width` is the usual length of a line of the document."""
+    section number, words not set apart in columns. `width` is the usual length of a line of the
+    document."""
     text = text.strip()
-    if not text or text[-1] in SENTENCE_END + ",-–—" or len(text) > max(40, 0.7 * width):
+    if not text or text[-1] in SENTENCE_END + ",-–—" or len(text) > max(40, 0.7 * width) or _COLUMN_GAP.search(text):
         return False
     if len(text.split()) > 12 or _LONE_NUMBER.match(text):
         return False

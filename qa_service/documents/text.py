@@ -10,6 +10,7 @@ from pathlib import Path
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
 from .pages import EDGE_LINES, PrintedNumber, is_lone_number, looks_like_year, numbers_in, page_numbers, running_lines
 from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations
+from .text_tables import find_tables
 
 
 def decode(data: bytes, name: str) -> str:
@@ -31,7 +32,8 @@ def decode(data: bytes, name: str) -> str:
 
 def read_text(path: Path, name: str) -> Document:
     """Plain text: pages from page numbers and form feeds, running headers and footers kept as
-    lines but not as text, headings from short lines that follow a sentence end."""
+    lines but not as text, tables laid out in fixed-width columns, headings from short lines that
+    follow a sentence end."""
     raw = decode(path.read_bytes(), name).replace("\r\n", "\n").replace("\r", "\n")
     lines, numbering, page_count = _paginate(raw.removesuffix("\n").split("\n"))
     content = [line for line in lines if not line.furniture]
@@ -54,10 +56,12 @@ def read_text(path: Path, name: str) -> Document:
     else:
         title, body = title_from_name(name), content[first:]
 
-    # Split into runs of non-blank lines; within a run, a heading-like line that follows the
-    # end of a sentence starts a new block.
+    # Split into runs of non-blank lines, less the tables; within a run, a heading-like line
+    # that follows the end of a sentence starts a new block.
     blocks: list[Block] = []
     current: list[Line] = []
+    tables = {found.top: found for found in find_tables(body)}
+    table_end = 0
 
     def flush():
         if current:
@@ -65,6 +69,13 @@ def read_text(path: Path, name: str) -> Document:
             current.clear()
 
     for i, line in enumerate(body):
+        if i < table_end:
+            continue
+        if i in tables:
+            flush()
+            blocks.append(tables[i].table)
+            table_end = tables[i].end
+            continue
         text = line.text.strip()
         if not text:
             flush()

@@ -1,0 +1,249 @@
+"""Tables that plain text lays out in fixed-width columns, as pdftotext -layout writes them.
+
+The body of such a table is a stretch of lines with at least two rows that give figures, whose
+columns line up: a column is a stretch of character positions with text in some row, and two
+columns are parted by two or more positions that are blank in every row (a "whitespace river").
+The lines just above the body whose words stand over its figure columns are the header (joined
+per column: "Realisatie 2022"); a line with words in the label column only is a group label
+("Uitgaven") and stays a row without figures; a caption ("Tabel 37.1 …") may stand above, a
+blank line between. Across a page break (running headers and page numbers are not text here)
+the table goes on when the rows of the next page keep its columns; a repeated header is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Line, Table
+from .tables import CAPTION, MAX_HEADER_ROWS, holds_values, is_value, is_year, table_from_grid
+
+MIN_GAP = 2  # positions blank in every row that part two columns
+_SEGMENT = re.compile(r"\S+(?: \S+)*")  # words parted by single spaces
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[a-z][.)])$")  # "1", "2.1", "a)": an article's number
+
+Span = tuple[int, int]
+Row = tuple[list[str], tuple[Line, ...]]
+
+
+@dataclass(frozen=True)
+class FoundTable:
+    top: int  # the first of the lines it takes: its caption, header or first row
+    end: int  # one past its last row
+    table: Table
+
+
+def segments(text: str) -> list[tuple[int, int, str]]:
+    """The words of a line in groups parted by two or more spaces, with where each group stands."""
+    return [(m.start(), m.end(), m.group()) for m in _SEGMENT.finditer(text)]
+
+
+def gives_figures(text: str) -> bool:
+    """Whether a line reads as a table row with figures: groups of words parted by gaps, a figure
+    after the first group."""
+    parts = [words for _, _, words in segments(text)]
+    return len(parts) > 1 and holds_values(parts)
+
+
+def cells_of(text: str, spans: list[Span]) -> list[str]:
+    return [" ".join(text[start:end].split()) for start, end in spans]
+
+
+def _figures(cells: list[str]) -> int:
+    return sum(1 for cell in cells[1:] if is_value(cell) and not is_year(cell))
+
+
+class _Body:
+    """The rows of a table's body so far: the positions that hold text in any of them, the
+    columns those give, and how many figures the rows hold in those columns."""
+
+    def __init__(self, texts: list[str], filled: list[bool] | None = None, spans: list[Span] | None = None,
+                 figures: int = 0):
+        self.texts, self.filled, self.spans, self.figures = texts, filled or [], spans or [], figures
+
+    def joined(self, text: str) -> _Body | None:
+        """The body with one more line, or None where that line would run columns of figures
+        together (or leave fewer than two columns)."""
+        filled = self.filled + [False] * (len(text) - len(self.filled))
+        for start, end, _ in segments(text):
+            filled[start:end] = [True] * (end - start)
+        spans = _spans(filled)
+        if len(spans) < 2:
+            return None
+        texts = self.texts + [text]
+        if not _merged(self.spans, spans):
+            figures = self.figures + _figures(cells_of(text, spans))
+        else:
+            figures = sum(_figures(cells_of(t, spans)) for t in texts)
+            if figures < self.figures + _figures([words for _, _, words in segments(text)]):
+                return None
+        return _Body(texts, filled, spans, figures)
+
+
+def _merged(before: list[Span], after: list[Span]) -> bool:
+    """Whether a line ran two of the columns together (each column before lies within one after)."""
+    holders = [next(i for i, (left, right) in enumerate(after) if left <= start and end <= right) for start, end in before]
+    return len(set(holders)) < len(holders)
+
+
+def _spans(filled: list[bool]) -> list[Span]:
+    spans: list[Span] = []
+    for position, used in enumerate(filled):
+        if not used:
+            continue
+        if spans and position - spans[-1][1] < MIN_GAP:
+            spans[-1] = (spans[-1][0], position + 1)
+        else:
+            spans.append((position, position + 1))
+    return spans
+
+
+def _body_of(texts: list[str]) -> _Body | None:
+    body: _Body | None = _Body([])
+    for text in texts:
+        body = body.joined(text) if body else None
+    return body
+
+
+def find_tables(lines: list[Line]) -> list[FoundTable]:
+    """The fixed-width tables among a document's lines (its text, without page furniture), in order."""
+    texts = [line.text.expandtabs() for line in lines]
+    found: list[FoundTable] = []
+    index = floor = 0
+    while index < len(lines):
+        table = _table_at(lines, texts, index, floor) if gives_figures(texts[index]) else None
+        if table is None:
+            index += 1
+        else:
+            found.append(table)
+            index = floor = table.end
+    return found
+
+
+def _grow(texts: list[str], rows: list[int], start: int) -> tuple[list[int], int]:
+    """The body's rows with the lines from `start` on that keep its columns, up to a blank line or
+    one that does not fit, less the lines without figures at its end; and where it stopped."""
+    body = _body_of([texts[i] for i in rows])
+    grown, index = list(rows), start
+    while index < len(texts) and texts[index].strip() and body is not None:
+        longer = body.joined(texts[index])
+        if longer is None:
+            break
+        body = longer
+        grown.append(index)
+        index += 1
+    while len(grown) > len(rows) and not gives_figures(texts[grown[-1]]):
+        grown.pop()
+    return grown, index
+
+
+def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> FoundTable | None:
+    rows, stop = _grow(texts, [first], first + 1)
+    if sum(1 for i in rows if gives_figures(texts[i])) < 2:
+        return None
+    header, groups, caption = _above(texts, first, floor, _columns(texts, rows))
+    repeated = {" ".join(texts[i].split()) for i in header}
+    # A page break right after the last row: the rows on the next page go on in the same columns.
+    while stop == rows[-1] + 1 and stop < len(texts) and not texts[stop].strip():
+        following = next((i for i in range(stop, len(texts)) if texts[i].strip()), len(texts))
+        if following == len(texts) or lines[following].page in (None, lines[rows[-1]].page):
+            break
+        while following < len(texts) and " ".join(texts[following].split()) in repeated:
+            following += 1
+        longer, after = _grow(texts, rows, following)
+        if len(longer) == len(rows):
+            break
+        rows, stop = longer, after
+    spans = _columns(texts, rows)
+    # (A header line that the wider rows of a later page leave without a place names nothing.)
+    grid: list[tuple[list[str | None], tuple[Line, ...]]] = [
+        (_header_cells(texts[i], spans) or [], (lines[i],)) for i in header
+    ]
+    labels = [([" ".join(texts[i].split())] + [""] * (len(spans) - 1), (lines[i],)) for i in groups]
+    grid.extend(_wrapped_labels(labels + [(cells_of(texts[i], spans), (lines[i],)) for i in rows]))
+    table = table_from_grid(" ".join(texts[caption].split()) if caption is not None else "", grid, len(header))
+    top = min([first, *header, *groups, *([caption] if caption is not None else [])])
+    return FoundTable(top, rows[-1] + 1, table)
+
+
+def _columns(texts: list[str], rows: list[int]) -> list[Span]:
+    """The columns of a body's rows. A first column that only numbers the rows ("1", "2.1") goes
+    with the labels after it: "1 Inzet"."""
+    body = _body_of([texts[i] for i in rows])
+    spans = body.spans if body else []
+    if len(spans) >= 3:
+        cells = [cells_of(texts[i], spans) for i in rows]
+        if (all(not row[0] or _NUMBERING.match(row[0]) for row in cells)
+                and not any(is_value(row[1]) for row in cells if row[1])):
+            spans = [(spans[0][0], spans[1][1]), *spans[2:]]
+    return spans
+
+
+def _above(texts: list[str], first: int, floor: int, spans: list[Span]) -> tuple[list[int], list[int], int | None]:
+    """The lines above a body's first row that belong to it: header lines (at most
+    MAX_HEADER_ROWS), group labels between the header and the first row, and a caption; one blank
+    line may stand between any two of them. Group labels without a header or caption above them
+    are not the table's (a heading, most likely)."""
+    header: list[int] = []
+    groups: list[int] = []
+    caption = None
+    index = first - 1
+    while index >= floor:
+        text = texts[index]
+        if not text.strip():
+            if index - 1 < floor or not texts[index - 1].strip():
+                break
+            index -= 1
+            continue
+        if CAPTION.match(text.strip()):
+            caption = index
+            break
+        cells = _header_cells(text, spans)
+        if cells is None:
+            break
+        if any(cells[1:]) or None in cells:
+            if len(header) == MAX_HEADER_ROWS:
+                break
+            header.insert(0, index)
+        elif header:
+            break
+        else:
+            groups.insert(0, index)
+        index -= 1
+    if not header and caption is None:
+        groups = []
+    return header, groups, caption
+
+
+def _header_cells(text: str, spans: list[Span]) -> list[str | None] | None:
+    """A line above the body as cells of its columns: each group of words in the columns it
+    stands over (None in the further columns a group spans), or in the nearest column. None where
+    the line is no header: words that run from the label column across others."""
+    cells: list[str | None] = [""] * len(spans)
+    for start, end, words in segments(text):
+        over = [column for column, (left, right) in enumerate(spans)
+                if min(end, right) - max(start, left) >= min(end - start, right - left) / 2]
+        if not over:
+            over = [min(range(len(spans)), key=lambda c: max(spans[c][0] - end, start - spans[c][1]))]
+        if 0 in over and len(over) > 1:
+            return None
+        cells[over[0]] = f"{cells[over[0]]} {words}".strip()
+        for column in over[1:]:
+            cells[column] = None
+    return cells
+
+
+def _wrapped_labels(rows: list[Row]) -> list[Row]:
+    """Rows whose label runs on over two lines joined: a line with a label only, then one whose
+    label goes on in lower case with the figures; or figures, then the rest of the label."""
+    joined: list[Row] = []
+    for cells, lines in rows:
+        previous = joined[-1] if joined else None
+        label_only = not any(cells[1:])
+        if previous and cells[0][:1].islower() and (label_only or not any(previous[0][1:])):
+            label = f"{previous[0][0]} {cells[0]}"
+            figures = previous[0][1:] if label_only else cells[1:]
+            joined[-1] = ([label, *figures], previous[1] + lines)
+        else:
+            joined.append((cells, lines))
+    return joined
