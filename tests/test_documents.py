@@ -263,3 +263,17 @@ def test_layout_tables_in_the_hard_documents_do_not_become_the_section_of_the_te
     assert table.rows[1].lines[0].number == 84
     after = next(p for p in passages_of(path) if "260 extra medewerkers" in p.text)
     assert after.citation.section == ("Toelichting op de financiële instrumenten",)
+
+
+def test_a_column_name_over_two_columns_names_both(tmp_path: Path):
+    path = tmp_path / "meerjarig.txt"
+    path.write_text(
+        "Meerjarenoverzicht\n\n"
+        "                                Realisatie            Raming\n"  # each midway over two years
+        "                              2021      2022      2023      2024\n"
+        "Personeel                       10        20        30        40\n"
+        "Materieel                       11        21        31        41\n"
+    )
+    (table,) = [b for b in read_document(path).blocks if isinstance(b, Table)]
+    assert table.header == ("", "Realisatie 2021", "Realisatie 2022", "Raming 2023", "Raming 2024")
+    assert [row.cells for row in table.rows] == [("Personeel", "10", "20", "30", "40"), ("Materieel", "11", "21", "31", "41")]

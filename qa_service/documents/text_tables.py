@@ -141,9 +141,9 @@ def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> Fo
     rows, stop = _grow(texts, [first], first + 1)
     if sum(1 for i in rows if gives_figures(texts[i])) < 2:
         return None
-    header, groups, caption = _above(texts, first, floor, _columns(texts, rows))
-    repeated = {" ".join(texts[i].split()) for i in header}
-    # A page break right after the last row: the rows on the next page go on in the same columns.
+    # A page break right after the last row: the rows on the next page go on in the same columns;
+    # the lines above the first row (its header), repeated at the top of that page, are dropped.
+    repeated = {" ".join(texts[i].split()) for i in range(max(floor, first - MAX_HEADER_ROWS), first)}
     while stop == rows[-1] + 1 and stop < len(texts) and not texts[stop].strip():
         following = next((i for i in range(stop, len(texts)) if texts[i].strip()), len(texts))
         if following == len(texts) or lines[following].page in (None, lines[rows[-1]].page):
@@ -155,14 +155,12 @@ def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> Fo
             break
         rows, stop = longer, after
     spans = _columns(texts, rows)
-    # (A header line that the wider rows of a later page leave without a place names nothing.)
-    grid: list[tuple[list[str | None], tuple[Line, ...]]] = [
-        (_header_cells(texts[i], spans) or [], (lines[i],)) for i in header
-    ]
+    header, groups, caption = _above(texts, first, floor, spans)
+    grid: list[tuple[list[str | None], tuple[Line, ...]]] = [(cells, (lines[i],)) for i, cells in header]
     labels = [([" ".join(texts[i].split())] + [""] * (len(spans) - 1), (lines[i],)) for i in groups]
     grid.extend(_wrapped_labels(labels + [(cells_of(texts[i], spans), (lines[i],)) for i in rows]))
     table = table_from_grid(" ".join(texts[caption].split()) if caption is not None else "", grid, len(header))
-    top = min([first, *header, *groups, *([caption] if caption is not None else [])])
+    top = min([first, *(i for i, _ in header), *groups, *([caption] if caption is not None else [])])
     return FoundTable(top, rows[-1] + 1, table)
 
 
@@ -179,12 +177,15 @@ def _columns(texts: list[str], rows: list[int]) -> list[Span]:
     return spans
 
 
-def _above(texts: list[str], first: int, floor: int, spans: list[Span]) -> tuple[list[int], list[int], int | None]:
+def _above(texts: list[str], first: int, floor: int, spans: list[Span]
+           ) -> tuple[list[tuple[int, list[str | None]]], list[int], int | None]:
     """The lines above a body's first row that belong to it: header lines (at most
-    MAX_HEADER_ROWS), group labels between the header and the first row, and a caption; one blank
-    line may stand between any two of them. Group labels without a header or caption above them
-    are not the table's (a heading, most likely)."""
-    header: list[int] = []
+    MAX_HEADER_ROWS, each with its cells), group labels between the header and the first row, and
+    a caption; one blank line may stand between any two of them. Group labels without a header
+    or caption above them are not the table's (a heading, most likely). Each header line widens
+    the columns its words stand over, so that a name above them ("Realisatie" over "2021 2022")
+    can be seen to span several."""
+    header: list[tuple[int, list[str | None]]] = []
     groups: list[int] = []
     caption = None
     index = first - 1
@@ -198,13 +199,14 @@ def _above(texts: list[str], first: int, floor: int, spans: list[Span]) -> tuple
         if CAPTION.match(text.strip()):
             caption = index
             break
-        cells = _header_cells(text, spans)
-        if cells is None:
+        placed = _header_cells(text, spans)
+        if placed is None:
             break
+        cells, spans = placed
         if any(cells[1:]) or None in cells:
             if len(header) == MAX_HEADER_ROWS:
                 break
-            header.insert(0, index)
+            header.insert(0, (index, cells))
         elif header:
             break
         else:
@@ -215,22 +217,28 @@ def _above(texts: list[str], first: int, floor: int, spans: list[Span]) -> tuple
     return header, groups, caption
 
 
-def _header_cells(text: str, spans: list[Span]) -> list[str | None] | None:
+def _header_cells(text: str, spans: list[Span]) -> tuple[list[str | None], list[Span]] | None:
     """A line above the body as cells of its columns: each group of words in the columns it
-    stands over (None in the further columns a group spans), or in the nearest column. None where
-    the line is no header: words that run from the label column across others."""
+    stands over (None in the further columns: a group that reaches over the gap between two
+    columns, or stands midway in it, names both), or in the nearest column; and the
+    columns widened by the groups that stand over one. None where the line is no header: words
+    that run from the label column across others."""
     cells: list[str | None] = [""] * len(spans)
+    widened = list(spans)
     for start, end, words in segments(text):
-        over = [column for column, (left, right) in enumerate(spans)
-                if min(end, right) - max(start, left) >= min(end - start, right - left) / 2]
-        if not over:
-            over = [min(range(len(spans)), key=lambda c: max(spans[c][0] - end, start - spans[c][1]))]
+        over = [column for column, (left, right) in enumerate(spans) if min(end, right) > max(start, left)]
+        if not over:  # in a gap: the nearest column, or the two beside it where it stands midway
+            distance = [max(left - end, start - right) for left, right in spans]
+            over = [column for column, d in enumerate(distance) if d <= min(distance) + 1]
         if 0 in over and len(over) > 1:
             return None
         cells[over[0]] = f"{cells[over[0]]} {words}".strip()
         for column in over[1:]:
             cells[column] = None
-    return cells
+        if len(over) == 1:
+            left, right = widened[over[0]]
+            widened[over[0]] = (min(left, start), max(right, end))
+    return cells, widened
 
 
 def _wrapped_labels(rows: list[Row]) -> list[Row]:
