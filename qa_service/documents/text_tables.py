@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from .model import Line, Table
 from .tables import CAPTION, MAX_HEADER_ROWS, holds_values, is_value, is_year, table_from_grid
 
-MIN_GAP = 2  # positions blank in every row that part two columns
-_SEGMENT = re.compile(r"\S+(?: \S+)*")  # words parted by single spaces
+# Words parted by single spaces: the groups of a line, and in the positions that hold text in any
+# row of a table (b"x" where one does), its columns, parted by two or more blank positions.
+_SEGMENT = re.compile(r"\S+(?: \S+)*")
+_COLUMN = re.compile(rb"\S+(?: \S+)*")
 _NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[a-z][.)])$")  # "1", "2.1", "a)": an article's number
 
 Span = tuple[int, int]
@@ -41,6 +43,8 @@ def segments(text: str) -> list[tuple[int, int, str]]:
 def gives_figures(text: str) -> bool:
     """Whether a line reads as a table row with figures: groups of words parted by gaps, a figure
     after the first group."""
+    if "  " not in text.strip():
+        return False
     parts = [words for _, _, words in segments(text)]
     return len(parts) > 1 and holds_values(parts)
 
@@ -57,17 +61,16 @@ class _Body:
     """The rows of a table's body so far: the positions that hold text in any of them, the
     columns those give, and how many figures the rows hold in those columns."""
 
-    def __init__(self, texts: list[str], filled: list[bool] | None = None, spans: list[Span] | None = None,
-                 figures: int = 0):
-        self.texts, self.filled, self.spans, self.figures = texts, filled or [], spans or [], figures
+    def __init__(self, texts: list[str], filled: bytes = b"", spans: list[Span] | None = None, figures: int = 0):
+        self.texts, self.filled, self.spans, self.figures = texts, filled, spans or [], figures
 
     def joined(self, text: str) -> _Body | None:
         """The body with one more line, or None where that line would run columns of figures
         together (or leave fewer than two columns)."""
-        filled = self.filled + [False] * (len(text) - len(self.filled))
+        filled = bytearray(self.filled.ljust(len(text)))
         for start, end, _ in segments(text):
-            filled[start:end] = [True] * (end - start)
-        spans = _spans(filled)
+            filled[start:end] = b"x" * (end - start)
+        spans = [(m.start(), m.end()) for m in _COLUMN.finditer(filled)]
         if len(spans) < 2:
             return None
         texts = self.texts + [text]
@@ -77,25 +80,13 @@ class _Body:
             figures = sum(_figures(cells_of(t, spans)) for t in texts)
             if figures < self.figures + _figures([words for _, _, words in segments(text)]):
                 return None
-        return _Body(texts, filled, spans, figures)
+        return _Body(texts, bytes(filled), spans, figures)
 
 
 def _merged(before: list[Span], after: list[Span]) -> bool:
     """Whether a line ran two of the columns together (each column before lies within one after)."""
     holders = [next(i for i, (left, right) in enumerate(after) if left <= start and end <= right) for start, end in before]
     return len(set(holders)) < len(holders)
-
-
-def _spans(filled: list[bool]) -> list[Span]:
-    spans: list[Span] = []
-    for position, used in enumerate(filled):
-        if not used:
-            continue
-        if spans and position - spans[-1][1] < MIN_GAP:
-            spans[-1] = (spans[-1][0], position + 1)
-        else:
-            spans.append((position, position + 1))
-    return spans
 
 
 def _body_of(texts: list[str]) -> _Body | None:
@@ -232,7 +223,7 @@ def _header_cells(text: str, spans: list[Span]) -> tuple[list[str | None], list[
             over = [column for column, d in enumerate(distance) if d <= min(distance) + 1]
         if 0 in over and len(over) > 1:
             return None
-        cells[over[0]] = f"{cells[over[0]]} {words}".strip()
+        cells[over[0]] = f"{cells[over[0]] or ''} {words}".strip()
         for column in over[1:]:
             cells[column] = None
         if len(over) == 1:
