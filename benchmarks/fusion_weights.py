@@ -63,24 +63,29 @@ def hybrid(searcher, asked, weight: float, lean: float):
     return evaluate(searcher, asked, modes=("hybrid",))[0]
 
 
+def searcher_over_the_documents(scratch: Path, model: str, index: Path | None) -> search.Searcher:
+    """A searcher over the 13 documents (copied into `scratch`), its index built in `index` or
+    in `scratch` unless it is there and up to date; each question embedded once."""
+    corpus = scratch / "corpus"
+    corpus.mkdir()
+    for folder in SOURCES:
+        for source in sorted(folder.iterdir()):
+            if source.suffix in {".txt", ".pdf", ".docx", ".html", ".md"}:
+                shutil.copy(source, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=index or scratch / "index", model=model)
+    embedder = load_embedder(settings)
+    if not is_up_to_date(settings, embedder):
+        build_index(settings, embedder)
+    return search.Searcher(QuestionsOnce(embedder), LiveIndex(settings, embedder))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=Settings().model, help="The model to choose for [the default].")
     parser.add_argument("--index", type=Path, help="An index of the 13 documents to reuse (built there if missing).")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-fusion-") as scratch:
-        corpus = Path(scratch) / "corpus"
-        corpus.mkdir()
-        for folder in SOURCES:
-            for source in sorted(folder.iterdir()):
-                if source.suffix in {".txt", ".pdf", ".docx", ".html", ".md"}:
-                    shutil.copy(source, corpus)
-        settings = Settings(corpus_dir=corpus, index_dir=arguments.index or Path(scratch) / "index",
-                            model=arguments.model)
-        embedder = load_embedder(settings)
-        if not is_up_to_date(settings, embedder):
-            build_index(settings, embedder)
-        searcher = search.Searcher(QuestionsOnce(embedder), LiveIndex(settings, embedder))
+        searcher = searcher_over_the_documents(Path(scratch), arguments.model, arguments.index)
 
         choose, report = questions(CHOOSE), questions(REPORT)
         print(f"choosing on {len(choose)} questions (dev, held-out, hard choose); hybrid")

@@ -140,6 +140,28 @@ def test_text_pages_end_at_footers_followed_directly_by_the_next_running_header(
     assert document.title == "Beleidsthema 7 Handel en ontwikkeling"
 
 
+def test_a_running_header_the_first_page_lacks_is_furniture_in_a_short_report(tmp_path: Path):
+    """The first page of a report carries its title instead of the running header: in three
+    pages the header stands on two, and is still not text, nor a heading."""
+    path = tmp_path / "kort.txt"
+    path.write_text("".join(f"{HEADER + chr(10) if i else ''}{body}\n\n{141 + i}\n" for i, body in enumerate(REPORT_PAGES)))
+    document = read_document(path)
+    assert [line.furniture for line in document.lines if line.text == HEADER] == [True, True]
+    assert not any(HEADER in p.text or HEADER in p.citation.section for p in passages_of(path))
+    assert page_of(passages_of(path), "elf handelsmissies") == 142
+
+
+def test_a_line_at_the_top_of_only_two_of_many_pages_stays_text(tmp_path: Path):
+    """Outermost on two pages is enough only for the outermost line: a heading that happens to
+    open two pages of a long report, below a header that does repeat, stays a heading."""
+    path = tmp_path / "lang.txt"
+    bodies = [f"Toelichting\n{body}" if i in (1, 3) else body for i, body in enumerate(REPORT_PAGES * 2)]
+    path.write_text("".join(f"{HEADER}\n{body}\n\n{i + 1}\n" for i, body in enumerate(bodies)))
+    document = read_document(path)
+    assert not any(line.furniture for line in document.lines if line.text == "Toelichting")
+    assert all(line.furniture for line in document.lines if line.text == HEADER)
+
+
 def test_text_with_form_feeds_and_numbered_footers(tmp_path: Path):
     path = tmp_path / "ff.txt"
     pages = [f"{HEADER}\n\n{body}\n\n{number}\n" for number, body in zip((8, 9, 10), REPORT_PAGES)]

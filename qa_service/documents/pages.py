@@ -242,7 +242,10 @@ def running_lines(edges: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[
     first and last few lines, outermost first) repeat at the same edge of nearby pages.
 
     A line repeats when its text, digits aside, is among the same edge's lines of at least two
-    pages within NEARBY pages (of one other page in a document of two pages).
+    other pages within NEARBY pages (of one other page in a document of two pages), or when it
+    is the outermost line of its page and of one other nearby page: a report's first page
+    carries its title instead of the running header, so in a short report of three or four
+    pages the header stands on two or three of them.
     """
     count = len(edges)
     needed = min(2, count - 1)
@@ -262,7 +265,8 @@ def running_lines(edges: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[
                 if not key or key == "#":
                     continue  # a lone number is for page_numbers to judge
                 matches = sum(1 for j in nearby if key in keys[j][edge])
-                if matches >= needed:
+                outermost = position == 0 and any(keys[j][edge][:1] == [key] for j in nearby)
+                if matches >= needed or outermost:
                     found[edge].add(position)
         result.append(found)
     return result
