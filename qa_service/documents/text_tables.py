@@ -22,6 +22,7 @@ from .tables import CAPTION, MAX_HEADER_ROWS, holds_values, is_value, is_year, t
 # row of a table (b"x" where one does), its columns, parted by two or more blank positions.
 _SEGMENT = re.compile(r"\S+(?: \S+)*")
 _COLUMN = re.compile(rb"\S+(?: \S+)*")
+MAX_WIDTH = 400  # characters: a longer line is no table row (and keeps the work per row small)
 _NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[a-z][.)])$")  # "1", "2.1", "a)": an article's number
 
 Span = tuple[int, int]
@@ -43,7 +44,7 @@ def segments(text: str) -> list[tuple[int, int, str]]:
 def gives_figures(text: str) -> bool:
     """Whether a line reads as a table row with figures: groups of words parted by gaps, a figure
     after the first group."""
-    if "  " not in text.strip():
+    if "  " not in text.strip() or len(text) > MAX_WIDTH:
         return False
     parts = [words for _, _, words in segments(text)]
     return len(parts) > 1 and holds_values(parts)
@@ -58,42 +59,46 @@ def _figures(cells: list[str]) -> int:
 
 
 class _Body:
-    """The rows of a table's body so far: the positions that hold text in any of them, the
-    columns those give, and how many figures the rows hold in those columns."""
+    """The rows of a table's body so far: the positions that hold text in any of them (b"x"),
+    the columns those give, and how many figures the rows hold in those columns."""
 
-    def __init__(self, texts: list[str], filled: bytes = b"", spans: list[Span] | None = None, figures: int = 0):
-        self.texts, self.filled, self.spans, self.figures = texts, filled, spans or [], figures
+    def __init__(self):
+        self.texts: list[str] = []
+        self.filled = b""
+        self.spans: list[Span] = []
+        self.figures = 0
 
-    def joined(self, text: str) -> _Body | None:
-        """The body with one more line, or None where that line would run columns of figures
-        together (or leave fewer than two columns)."""
+    def add(self, text: str) -> bool:
+        """Take one more line, unless it would run columns of figures together (or leave fewer
+        than two columns)."""
+        if len(text) > MAX_WIDTH:
+            return False
         filled = bytearray(self.filled.ljust(len(text)))
         for start, end, _ in segments(text):
             filled[start:end] = b"x" * (end - start)
         spans = [(m.start(), m.end()) for m in _COLUMN.finditer(filled)]
         if len(spans) < 2:
-            return None
-        texts = self.texts + [text]
+            return False
+        figures = _figures(cells_of(text, spans))
         if not _merged(self.spans, spans):
-            figures = self.figures + _figures(cells_of(text, spans))
+            figures += self.figures
         else:
-            figures = sum(_figures(cells_of(t, spans)) for t in texts)
+            figures += sum(_figures(cells_of(t, spans)) for t in self.texts)
             if figures < self.figures + _figures([words for _, _, words in segments(text)]):
-                return None
-        return _Body(texts, bytes(filled), spans, figures)
+                return False
+        self.texts.append(text)
+        self.filled, self.spans, self.figures = bytes(filled), spans, figures
+        return True
 
 
 def _merged(before: list[Span], after: list[Span]) -> bool:
     """Whether a line ran two of the columns together (each column before lies within one after)."""
-    holders = [next(i for i, (left, right) in enumerate(after) if left <= start and end <= right) for start, end in before]
+    holder, holders = 0, []
+    for _, end in before:
+        while after[holder][1] < end:
+            holder += 1
+        holders.append(holder)
     return len(set(holders)) < len(holders)
-
-
-def _body_of(texts: list[str]) -> _Body | None:
-    body: _Body | None = _Body([])
-    for text in texts:
-        body = body.joined(text) if body else None
-    return body
 
 
 def find_tables(lines: list[Line]) -> list[FoundTable]:
@@ -111,25 +116,23 @@ def find_tables(lines: list[Line]) -> list[FoundTable]:
     return found
 
 
-def _grow(texts: list[str], rows: list[int], start: int) -> tuple[list[int], int]:
-    """The body's rows with the lines from `start` on that keep its columns, up to a blank line or
-    one that does not fit, less the lines without figures at its end; and where it stopped."""
-    body = _body_of([texts[i] for i in rows])
-    grown, index = list(rows), start
-    while index < len(texts) and texts[index].strip() and body is not None:
-        longer = body.joined(texts[index])
-        if longer is None:
-            break
-        body = longer
-        grown.append(index)
+def _grow(texts: list[str], body: _Body, start: int) -> tuple[list[int], int]:
+    """The lines from `start` on that the body takes, up to a blank line or one that does not
+    fit, less those without figures at the end (the body keeps them); and where it stopped."""
+    added, index = [], start
+    while index < len(texts) and texts[index].strip() and body.add(texts[index]):
+        added.append(index)
         index += 1
-    while len(grown) > len(rows) and not gives_figures(texts[grown[-1]]):
-        grown.pop()
-    return grown, index
+    while added and not gives_figures(texts[added[-1]]):
+        added.pop()
+    return added, index
 
 
 def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> FoundTable | None:
-    rows, stop = _grow(texts, [first], first + 1)
+    body = _Body()
+    body.add(texts[first])
+    added, stop = _grow(texts, body, first + 1)
+    rows = [first, *added]
     if sum(1 for i in rows if gives_figures(texts[i])) < 2:
         return None
     # A page break right after the last row: the rows on the next page go on in the same columns;
@@ -141,10 +144,10 @@ def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> Fo
             break
         while following < len(texts) and " ".join(texts[following].split()) in repeated:
             following += 1
-        longer, after = _grow(texts, rows, following)
-        if len(longer) == len(rows):
+        added, stop = _grow(texts, body, following)
+        if not added:
             break
-        rows, stop = longer, after
+        rows.extend(added)
     spans = _columns(texts, rows)
     header, groups, caption = _above(texts, first, floor, spans)
     grid: list[tuple[list[str | None], tuple[Line, ...]]] = [(cells, (lines[i],)) for i, cells in header]
@@ -158,8 +161,10 @@ def _table_at(lines: list[Line], texts: list[str], first: int, floor: int) -> Fo
 def _columns(texts: list[str], rows: list[int]) -> list[Span]:
     """The columns of a body's rows. A first column that only numbers the rows ("1", "2.1") goes
     with the labels after it: "1 Inzet"."""
-    body = _body_of([texts[i] for i in rows])
-    spans = body.spans if body else []
+    body = _Body()
+    for i in rows:
+        body.add(texts[i])
+    spans = body.spans
     if len(spans) >= 3:
         cells = [cells_of(texts[i], spans) for i in rows]
         if (all(not row[0] or _NUMBERING.match(row[0]) for row in cells)
