@@ -54,7 +54,6 @@ class Pool:
     english: float  # the question's English share
     weight: float  # the dense ranking's weight in the fusion, for this question
     vector: np.ndarray
-    cosines: np.ndarray
     bm25: np.ndarray
     sentences: list[np.ndarray]  # each candidate's sentence vectors
     passages: np.ndarray  # each candidate's passage vector
@@ -137,19 +136,19 @@ def gather(searcher: Searcher, asked: list[EvalQuestion]) -> list[Pool]:
         english = analyzer.english_share(text)
         pool = Pool(
             question, rows, english, searcher.confidence.fusion_weight(english), vector,
-            cosines=np.zeros(len(rows)), bm25=bm25_of(stems, rows),
+            bm25=bm25_of(stems, rows),
             sentences=[dequantized(generation.sentences_of(row)).astype(np.float64) for row in rows],
             passages=generation.dense.passage_vectors(rows).astype(np.float64),
             features={}, answers=np.array([is_answer(_Cited(records[row]), question) for row in rows]),
             decompounded=bm25_of(split, rows), magnitudes=bm25_of(magnified, rows),
         )
-        pool.cosines, closeness = pool.closeness()
-        z_cosine, z_bm25 = _standard_scores(pool.cosines), _standard_scores(pool.bm25)
-        z_close = _standard_scores(closeness, pool.cosines)
+        cosines, closeness = pool.closeness()
+        z_cosine, z_bm25 = _standard_scores(cosines), _standard_scores(pool.bm25)
+        z_close = _standard_scores(closeness, cosines)
         coverage = np.array([e.coverage for e in evidence])
         pool.features = {
             "cosine": z_cosine, "bm25": z_bm25, "closeness": z_close,
-            "sentence": _standard_scores(np.array([e.sentence_cosine for e in evidence]), pool.cosines),
+            "sentence": _standard_scores(np.array([e.sentence_cosine for e in evidence]), cosines),
             "coverage": coverage, "lexical": np.array([e.lexical for e in evidence]),
             "names_absent": np.array([e.names_absent for e in evidence]),
             "numbers_absent": np.array([e.numbers_absent for e in evidence]),

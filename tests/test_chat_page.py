@@ -83,6 +83,14 @@ def answered(page: Page, number: int):
     return exchange
 
 
+def chat_counting_questions(server, page: Page):
+    """The chat page of `server`, its question box, and the list of the /ask requests it sends."""
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if request.url.endswith("/ask") else None)
+    page.goto(server.url + "/")
+    return page.get_by_role("textbox", name="Uw vraag"), asked
+
+
 def fits_the_width(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
@@ -291,11 +299,7 @@ def test_the_page_sends_the_conversation_and_says_how_a_follow_up_was_understood
 
 
 def test_a_long_question_is_counted_and_stopped_before_it_is_sent(start_server, chapter_settings, page):
-    server = start_server(chapter_settings, workers=1)
-    asked = []
-    page.on("request", lambda request: asked.append(request.url) if request.url.endswith("/ask") else None)
-    page.goto(server.url + "/")
-    box = page.get_by_role("textbox", name="Uw vraag")
+    box, asked = chat_counting_questions(start_server(chapter_settings, workers=1), page)
     counter = page.locator("#question-count")
     box.fill("Waarom " * 100)
     expect(counter).to_be_hidden()  # far from the limit: no counter
@@ -321,11 +325,7 @@ def test_a_long_question_is_counted_and_stopped_before_it_is_sent(start_server, 
 
 
 def test_mistakes_and_failures_are_told_in_dutch_and_the_typed_text_stays(start_server, chapter_settings, page):
-    server = start_server(chapter_settings, workers=1)
-    asked = []
-    page.on("request", lambda request: asked.append(request.url) if request.url.endswith("/ask") else None)
-    page.goto(server.url + "/")
-    box = page.get_by_role("textbox", name="Uw vraag")
+    box, asked = chat_counting_questions(start_server(chapter_settings, workers=1), page)
 
     box.press_sequentially("   ")
     box.press("Enter")
