@@ -45,6 +45,14 @@ LEXICAL_RULE = "lexical-rule"  # the file of the model-independent rule
 FEATURES = ("cosine", "sentence_cosine", "lexical", "coverage", "unknown", "names_unknown", "names_absent",
             "numbers_absent", "english")
 LEXICAL_FEATURES = ("lexical", "coverage", "unknown", "names_unknown", "names_absent", "numbers_absent", "english")
+# Which way each piece of evidence can move the probability: closeness and shared words only
+# raise it, words and names the corpus or the passage lacks only lower it. A fit on a few dozen
+# questions can find the other way (paraphrases avoid the corpus's words, so "unknown" came out
+# raising it, and an off-topic question full of words the corpus never uses was answered); such a
+# feature gets no weight. How English the question is may go either way: it says how far the
+# other evidence can be trusted.
+DIRECTIONS = {"cosine": 1, "sentence_cosine": 1, "lexical": 1, "coverage": 1,
+              "unknown": -1, "names_unknown": -1, "names_absent": -1, "numbers_absent": -1}
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,23 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weights: np.ndarray | None
 
 def fit_confidence(model: str, evidence: Sequence[Evidence], labels: Sequence[bool], features: Sequence[str],
                    fitted_on: str = "", sample_weights: Sequence[float] | None = None) -> ConfidenceModel:
+    """The logistic regression of the labels on these features, each feature's coefficient in its
+    DIRECTION: a feature whose coefficient comes out the wrong way is left out and the rest fitted
+    again, the most contrary one first, until every coefficient goes the way its evidence means."""
     x = np.array([e.values(features) for e in evidence], dtype=np.float64)
     means, scales = x.mean(axis=0), x.std(axis=0)
-    scales[scales == 0] = 1.0
-    coefficients, intercept = fit_logistic((x - means) / scales, np.asarray(labels, dtype=np.float64),
-                                           None if sample_weights is None else np.asarray(sample_weights))
+    scales[scales < 1e-6] = 1.0  # a feature the sample holds constant (up to rounding): left as it is
+    x, y = (x - means) / scales, np.asarray(labels, dtype=np.float64)
+    weights = None if sample_weights is None else np.asarray(sample_weights)
+    directions = np.array([DIRECTIONS.get(name, 0) for name in features])
+    kept = np.ones(len(features), bool)
+    while True:
+        coefficients = np.zeros(len(features))
+        coefficients[kept], intercept = fit_logistic(x[:, kept], y, weights)
+        contrary = coefficients * directions
+        if contrary.min() >= 0:
+            break
+        kept[int(np.argmin(contrary))] = False
     return ConfidenceModel(model, tuple(features), tuple(means.round(6)), tuple(scales.round(6)),
                            tuple(coefficients.round(6)), round(intercept, 6), threshold=0.5, fitted_on=fitted_on)
 

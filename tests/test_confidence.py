@@ -1,10 +1,13 @@
 """Confidence and abstention: the fit, the threshold, the calibration error, and what the service
 says when its documents do not answer a question."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from qa_service.confidence import (
+    DIRECTIONS,
     FEATURES,
     LEXICAL_RULE,
     ConfidenceModel,
@@ -40,6 +43,28 @@ def test_a_fitted_model_gives_probabilities_that_rise_with_the_evidence_and_surv
     assert 0 <= p_poor < 0.2 < 0.8 < p_good <= 1
     fitted.save(tmp_path / "model.json")
     assert ConfidenceModel.load(tmp_path / "model.json") == fitted
+
+
+def test_evidence_that_can_only_lower_the_confidence_never_raises_it_however_the_sample_falls():
+    # A sample where the questions with words the corpus lacks happen to be answered more often
+    # (as paraphrases are): an unconstrained fit gives "unknown" a raising coefficient.
+    rng = np.random.default_rng(11)
+    evidence, labels = [], []
+    for i in range(300):
+        answers = i % 3 == 0
+        sentence = rng.normal(0.88 if answers else 0.84, 0.02)
+        unknown = float(np.clip(rng.normal(0.4 if answers else 0.1, 0.15), 0, 1))
+        evidence.append(Evidence(sentence - 0.01, sentence, 0.2, 0.5, unknown, 0.0, 0.0, 0.0, 0.0))
+        labels.append(answers)
+    unconstrained, _ = fit_logistic(np.array([[e.sentence_cosine, e.unknown] for e in evidence]), np.array(labels, float))
+    assert unconstrained[1] > 0
+    fitted = fit_confidence("some-model", evidence, labels, FEATURES)
+    weights = dict(zip(fitted.features, fitted.coefficients))
+    assert weights["unknown"] == 0 and weights["sentence_cosine"] > 0
+    assert all(weights[name] * direction >= 0 for name, direction in DIRECTIONS.items())
+    # So a passage whose question is all words the corpus never uses is not more likely to answer.
+    near, foreign = fitted.probabilities([replace(evidence[0], unknown=0.0), replace(evidence[0], unknown=1.0)])
+    assert foreign <= near
 
 
 def test_the_threshold_abstains_on_unanswerable_questions_but_on_at_most_five_percent_of_answerable_ones():
