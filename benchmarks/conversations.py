@@ -11,7 +11,10 @@ documents (built once into benchmarks/results/conversations/, then reused).
 (search.ConversationWeights) and prints follow-up hit@1 / recall@3 and topic-switch hit@1 with
 history, beside the figures without. The weights are chosen on `choose` (the default): the
 highest follow-up recall@3, then hit@1, among the combinations whose topic switches lose
-nothing; `--split report` only checks a choice. Question vectors are kept across the grid
+nothing; among those that tie, the one that reads the fewest topic switches with their history,
+then the most follow-ups, then the lowest follow_up_below (a question its own passages answer
+well is read alone); it is printed first, and where the other weights still tie, those in use
+stay. `--split report` only checks a choice. Question vectors are kept across the grid
 (a question is embedded once), which the service itself never does.
 
 `timing` asks the last question of every conversation without history and with five turns
@@ -83,13 +86,15 @@ def grid(searcher: Searcher, conversations: list[Conversation]) -> None:
         results = {r.kind: r for r in evaluate_conversations(replace_weights(searcher, weights), conversations)}
         follow, switch = results["followup"], results["switch"]
         keeps = switch.with_history.hit_at_1 >= switch.without_history.hit_at_1
-        rows.append((keeps, follow.with_history.recall_at_3, follow.with_history.hit_at_1, values, follow, switch))
-    follow, switch = rows[0][4], rows[0][5]
+        rank = (keeps, follow.with_history.recall_at_3, follow.with_history.hit_at_1, -switch.understood,
+                follow.understood, -weights.follow_up_below)
+        rows.append((rank, values, follow, switch))
+    follow, switch = rows[0][2], rows[0][3]
     print(f"{len(conversations)} conversations: {follow.conversations} follow-ups, {switch.conversations} topic switches")
     print(f"without history: follow-up hit@1 {follow.without_history.hit_at_1:.2f} recall@3 "
           f"{follow.without_history.recall_at_3:.2f}; switch hit@1 {switch.without_history.hit_at_1:.2f}\n")
     print(" ".join(f"{n:>15}" for n in names) + f" {'fu hit@1':>9} {'fu rec@3':>9} {'sw hit@1':>9} {'fu read':>8} {'sw read':>8}")
-    for keeps, _, _, values, follow, switch in sorted(rows, key=lambda r: (r[0], r[1], r[2]), reverse=True)[:25]:
+    for (keeps, *_), values, follow, switch in sorted(rows, key=lambda r: r[0], reverse=True)[:25]:
         print(" ".join(f"{v:>15}" for v in values) + f" {follow.with_history.hit_at_1:>9.2f} "
               f"{follow.with_history.recall_at_3:>9.2f} {switch.with_history.hit_at_1:>9.2f} "
               f"{follow.understood:>8.2f} {switch.understood:>8.2f}" + ("" if keeps else "  (switches lose)"))

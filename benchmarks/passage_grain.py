@@ -4,13 +4,14 @@ proposed (txtai's paragraph chunks reached a higher recall@3 than our passages o
 Each grain splits the documents again and builds an index of its own; the fusion weights are then
 chosen for that grain on the choosing questions (dev, held-out, the choosing third of the hard
 ones), as benchmarks/fusion_weights.py chose the service's, and the grain is reported at its
-chosen pair on the reporting two thirds of the hard questions. A grain is better only if it is
-better where it is chosen. Hybrid hit@1, recall@3, MRR@10; a passage on another page than the
-question names counts, so this compares rankings.
+chosen pair on the reporting two thirds of the hard questions. A grain would replace the
+service's only if it did better where it is chosen and that held where it is reported. Hybrid
+hit@1, recall@3, MRR@10; a passage on another page than the question names counts, so this
+compares rankings.
 
 Grains: the service's (at most 200 words, at least 40, five table rows a passage); shorter
-(100 / 20), paragraph-sized (60 / 15, about txtai's 370 characters); longer (300 / 80); and one
-table row a passage. About a minute and a half per grain here.
+(100 / 20); paragraph-sized (60 / 15: 251 characters here, txtai's chunks 370); longer
+(300 / 80); and one table row a passage. About a minute and a half per grain here.
 
     .venv/bin/python benchmarks/passage_grain.py
 """
@@ -42,8 +43,9 @@ GRAINS = {
 
 @contextmanager
 def split_at(max_words: int, min_words: int, table_rows: int):
-    """Builds in this process split documents at this grain (read here, not in a reader child:
-    the documents are the project's own)."""
+    """While open, builds split documents at this grain: ReaderProcess.read is replaced by a read
+    in this process (the documents are the project's own, no reader child needed) and
+    passages.TABLE_ROWS set; both are put back on leaving."""
     read, rows = ReaderProcess.read, passages.TABLE_ROWS
 
     def read_here(self, path: Path, name: str):

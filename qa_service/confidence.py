@@ -16,7 +16,8 @@ that means the same from one question to the next:
   that the passage lacks;
 - how English the question is, since its cosines and words mean less against Dutch text.
 
-A logistic regression turns them into a probability. Its coefficients are fitted per embedding
+A logistic regression turns them into a probability, each coefficient held to the direction its
+evidence means (DIRECTIONS). Its coefficients are fitted per embedding
 model (`qa-service calibrate`) on labelled questions, answerable and not, and stored in
 calibration/<model>.json with the threshold below which the service abstains. A model without
 a fitted file uses the lexical rule: the same regression on the lexical evidence alone, which
@@ -46,13 +47,13 @@ FEATURES = ("cosine", "sentence_cosine", "lexical", "coverage", "unknown", "name
             "numbers_absent", "english")
 LEXICAL_FEATURES = ("lexical", "coverage", "unknown", "names_unknown", "names_absent", "numbers_absent", "english")
 # Which way each piece of evidence can move the probability: closeness and shared words only
-# raise it, words and names the corpus or the passage lacks only lower it. A fit on a few dozen
-# questions can find the other way (paraphrases avoid the corpus's words, so "unknown" came out
-# raising it, and an off-topic question full of words the corpus never uses was answered); such a
-# feature gets no weight. How English the question is may go either way: it says how far the
-# other evidence can be trusted.
+# raise it (1), words, names and numbers the corpus or the passage lacks only lower it (-1). A fit
+# on a hundred-odd labelled questions can find the other way (paraphrases avoid the corpus's
+# words, so "unknown" came out raising it, and an off-topic question full of words the corpus
+# never uses was answered); such a feature gets no weight. How English the question is may go
+# either way (0): it says how far the other evidence can be trusted.
 DIRECTIONS = {"cosine": 1, "sentence_cosine": 1, "lexical": 1, "coverage": 1,
-              "unknown": -1, "names_unknown": -1, "names_absent": -1, "numbers_absent": -1}
+              "unknown": -1, "names_unknown": -1, "names_absent": -1, "numbers_absent": -1, "english": 0}
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,15 @@ def fit_confidence(model: str, evidence: Sequence[Evidence], labels: Sequence[bo
                    fitted_on: str = "", sample_weights: Sequence[float] | None = None) -> ConfidenceModel:
     """The logistic regression of the labels on these features, each feature's coefficient in its
     DIRECTION: a feature whose coefficient comes out the wrong way is left out and the rest fitted
-    again, the most contrary one first, until every coefficient goes the way its evidence means."""
+    again, the most contrary one first, until every coefficient goes the way its evidence means
+    (greedy: a feature left out is not tried again). ValueError when the labels contradict every
+    feature that has a direction: such a fit would give every passage the same confidence."""
     x = np.array([e.values(features) for e in evidence], dtype=np.float64)
     means, scales = x.mean(axis=0), x.std(axis=0)
-    scales[scales < 1e-6] = 1.0  # a feature the sample holds constant (up to rounding): left as it is
+    scales[scales < 1e-4] = 1.0  # a feature the sample holds constant (up to rounding) stays at 0
     x, y = (x - means) / scales, np.asarray(labels, dtype=np.float64)
     weights = None if sample_weights is None else np.asarray(sample_weights)
-    directions = np.array([DIRECTIONS.get(name, 0) for name in features])
+    directions = np.array([DIRECTIONS[name] for name in features])
     kept = np.ones(len(features), bool)
     while True:
         coefficients = np.zeros(len(features))
@@ -170,6 +173,8 @@ def fit_confidence(model: str, evidence: Sequence[Evidence], labels: Sequence[bo
         if contrary.min() >= 0:
             break
         kept[int(np.argmin(contrary))] = False
+        if not (kept & (directions != 0)).any():
+            raise ValueError("the labels contradict every piece of evidence: nothing to fit a confidence on")
     return ConfidenceModel(model, tuple(features), tuple(means.round(6)), tuple(scales.round(6)),
                            tuple(coefficients.round(6)), round(intercept, 6), threshold=0.5, fitted_on=fitted_on)
 

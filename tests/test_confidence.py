@@ -62,9 +62,14 @@ def test_evidence_that_can_only_lower_the_confidence_never_raises_it_however_the
     weights = dict(zip(fitted.features, fitted.coefficients))
     assert weights["unknown"] == 0 and weights["sentence_cosine"] > 0
     assert all(weights[name] * direction >= 0 for name, direction in DIRECTIONS.items())
-    # So a passage whose question is all words the corpus never uses is not more likely to answer.
-    near, foreign = fitted.probabilities([replace(evidence[0], unknown=0.0), replace(evidence[0], unknown=1.0)])
-    assert foreign <= near
+    # A second contrary feature (the passage lacking the question's names goes with answers too)
+    # is left out as well; the evidence that points the right way keeps its weight.
+    tangled = [replace(e, names_absent=e.unknown) for e in evidence]
+    weights = dict(zip(FEATURES, fit_confidence("some-model", tangled, labels, FEATURES).coefficients))
+    assert weights["unknown"] == weights["names_absent"] == 0 and weights["sentence_cosine"] > 0
+    # Labels that contradict every piece of evidence give no confidence at all, not a constant one.
+    with pytest.raises(ValueError):
+        fit_confidence("some-model", tangled, labels, ("unknown", "names_absent"))
 
 
 def test_the_threshold_abstains_on_unanswerable_questions_but_on_at_most_five_percent_of_answerable_ones():
