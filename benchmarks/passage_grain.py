@@ -18,13 +18,12 @@ Grains: the service's (at most 200 words, at least 40, five table rows a passage
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from fusion_weights import CHOOSE, LEANS, REPORT, WEIGHTS, hybrid, questions, searcher_over_the_documents
+from fusion_weights import CHOOSE, REPORT, hybrid, questions, searcher_over_the_documents, weight_grid
 
 from qa_service import passages
 from qa_service.config import Settings
@@ -59,11 +58,10 @@ def split_at(max_words: int, min_words: int, table_rows: int):
         ReaderProcess.read, passages.TABLE_ROWS = read, rows
 
 
-def passage_lengths(index_dir: Path) -> tuple[int, float, float]:
-    """How many passages the build made, and their mean length in words and characters."""
-    database = next(index_dir.glob("*/passages.sqlite"))
-    with sqlite3.connect(database) as connection:
-        texts = [row[0] for row in connection.execute("SELECT text FROM passages")]
+def passage_lengths(searcher) -> tuple[int, float, float]:
+    """How many passages the searcher's index holds, and their mean length in words and characters."""
+    store = searcher.live_index.current().store
+    texts = [passage.text for passage in store.passages(range(store.last_row() + 1)).values()]
     return len(texts), float(np.mean([len(t.split()) for t in texts])), float(np.mean([len(t) for t in texts]))
 
 
@@ -78,9 +76,8 @@ def main() -> None:
             folder.mkdir()
             with split_at(*grain):
                 searcher = searcher_over_the_documents(folder, Settings().model, None)
-            count, words, characters = passage_lengths(folder / "index")
-            grid = {(w, lean): hybrid(searcher, choose, w, lean) for w in WEIGHTS for lean in LEANS}
-            pair = max(grid, key=lambda p: (round(grid[p].mrr, 3), round(grid[p].hit_at_1, 3), -p[1]))
+            count, words, characters = passage_lengths(searcher)
+            pair, grid = weight_grid(searcher, choose)
             chosen, reported = grid[pair], hybrid(searcher, report, *pair)
             print(f"{name:<28} {count:>8} {words:>6.0f} {characters:>6.0f} {pair[0]:>4.1f}/{pair[1]:<4.1f}  "
                   f"{chosen.hit_at_1:.3f} {chosen.recall_at_3:.3f} {chosen.mrr:.3f}  "
