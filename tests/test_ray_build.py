@@ -7,6 +7,7 @@ Ray runs on this machine: one instance for the module (`ray.init(num_cpus=2)`), 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from qa_service.config import Settings
 from qa_service.corpus import NewDocument, change_corpus
 from qa_service.evaluation import evaluate, read_questions
 from qa_service.index import IndexGeneration, LiveIndex, RayClusterError, build_index
+from qa_service.index.ray_build import console_without_tracebacks
 from qa_service.search import Searcher
 
 from conftest import CHAPTER, CHAPTER_NAME, DEV_QUESTIONS, ROOT, snapshot
@@ -209,6 +211,29 @@ def test_a_cluster_that_goes_away_fails_the_build_and_changes_nothing(tmp_path, 
     assert "Traceback" not in output
     assert snapshot(settings.corpus_dir, settings.index_dir) == before
     assert not [p for p in settings.index_dir.iterdir() if p.name.startswith((".staging-", ".building-"))]
+
+
+def test_ray_datas_errors_reach_the_console_without_their_tracebacks(capsys):
+    """A lost cluster makes Ray Data log every failed task with its traceback; the driver shows
+    each as one line, and the build's own sentence says what happened."""
+    import ray.data  # noqa: F401  (configures Ray Data's logging)
+
+    handlers = logging.getLogger("ray.data").handlers
+    formatters = [handler.formatter for handler in handlers]
+    try:
+        console_without_tracebacks()
+        console_without_tracebacks()  # once is enough: a second call wraps nothing again
+        try:
+            raise RuntimeError("the actor died unexpectedly")
+        except RuntimeError as exc:
+            logging.getLogger("ray.data._internal.execution").error("A task failed.", exc_info=exc)
+        logging.getLogger("ray.data._internal.execution").warning("Plain warning.")
+    finally:
+        for handler, formatter in zip(handlers, formatters):
+            handler.setFormatter(formatter)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" -- ")[-1] for line in lines] == [
+        "A task failed. (the traceback is in ray-data.log)", "Plain warning."]
 
 
 def test_a_cluster_that_does_not_answer_is_refused_at_once(tmp_path, settings, embedder):

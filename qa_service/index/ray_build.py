@@ -262,6 +262,29 @@ def _connect(ray, address: str) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    console_without_tracebacks()
+
+
+def console_without_tracebacks() -> None:
+    """Ray Data's messages on the build's console in a line each (a lost cluster makes it log
+    every failed task with its traceback); the tracebacks stay in ray-data.log, in the session's
+    logs folder. A build that fails says why in a sentence of its own."""
+    for handler in logging.getLogger("ray.data").handlers:
+        if type(handler).__name__ != "SessionFileHandler" and not isinstance(handler.formatter, WithoutTraceback):
+            handler.setFormatter(WithoutTraceback(handler.formatter))
+
+
+class WithoutTraceback(logging.Formatter):
+    """Another formatter's line for a record, without its traceback."""
+
+    def __init__(self, formatter: logging.Formatter | None):
+        super().__init__()
+        self.formatter = formatter or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        text = self.formatter.format(line)
+        return text + " (the traceback is in ray-data.log)" if record.exc_info else text
 
 
 def _answers(host_port: str, timeout: float = 10.0) -> bool:
