@@ -132,6 +132,46 @@ def test_html_without_h1_takes_its_title_from_the_title_element(tmp_path: Path):
         read_document(empty)
 
 
+ARTICLE_PAGE = """<!DOCTYPE html><html lang="nl"><head><title>Kamerbrief stikstof | Rijksoverheid.nl</title></head>
+<body><a class="skiplink" href="#inhoud">Ga direct naar inhoud</a>
+<div class="cookies">Deze website gebruikt cookies.</div>
+<header><div>Rijksoverheid</div><nav><a href="/">Home</a></nav></header>
+<div role="navigation">U bent hier: Home &gt; Documenten</div>
+<div id="inhoud"><article>
+<header><h1>Kamerbrief over de stikstofaanpak</h1><p>Kamerstuk | 14-11-2023</p></header>
+<section><header><h2>Uitkoopregelingen</h2></header>
+<p>Tot 1 november 2023 hebben 1.096 veehouders zich aangemeld.</p>
+<h3>Budget</h3><p>Voor beide regelingen is 1,5 miljard euro beschikbaar.</p></section>
+<section><header><h2>Vergunningen</h2></header>
+<p>De provincies verleenden in 2023 in totaal 312 natuurvergunningen.</p></section>
+<p aria-hidden="true">Sluit venster</p>
+</article></div>
+<div role="contentinfo">Dit is een website van de Rijksoverheid.</div></body></html>"""
+
+
+def test_html_article_headers_are_its_title_and_sections_and_the_site_around_it_is_left_out(tmp_path: Path):
+    """The common HTML5 page: one <article>, its title and sections in <header>s of their own,
+    inside a site's skip link, cookie notice, banner, breadcrumbs and footer."""
+    path = tmp_path / "kamerbrief.html"
+    path.write_text(ARTICLE_PAGE, encoding="utf-8")
+    document = read_document(path)
+    assert document.title == "Kamerbrief over de stikstofaanpak"
+    assert headings(document) == [(2, "Uitkoopregelingen"), (3, "Budget"), (2, "Vergunningen")]
+    assert [line.text for line in document.lines] == [
+        "Kamerbrief over de stikstofaanpak", "Kamerstuk | 14-11-2023", "Uitkoopregelingen",
+        "Tot 1 november 2023 hebben 1.096 veehouders zich aangemeld.", "Budget",
+        "Voor beide regelingen is 1,5 miljard euro beschikbaar.", "Vergunningen",
+        "De provincies verleenden in 2023 in totaal 312 natuurvergunningen."]
+    # Two articles (a list of news items): the page's body is the text, but still not its banner.
+    two = tmp_path / "nieuws.html"
+    two.write_text(ARTICLE_PAGE.replace("</article></div>", "</article><article><p>Ander bericht.</p></article></div>"),
+                   encoding="utf-8")
+    text = [line.text for line in read_document(two).lines]
+    assert text[0] == "Ga direct naar inhoud" and "Ander bericht." in text
+    assert not {"Rijksoverheid", "Home", "U bent hier: Home > Documenten", "Sluit venster",
+                "Dit is een website van de Rijksoverheid."} & set(text)
+
+
 def test_docx_title_heading_styles_tables_and_lines(tmp_path: Path):
     document = read_document(write_docx(tmp_path / "plan.docx"))
     assert document.title == "Beleidsplan Natuur 2024"

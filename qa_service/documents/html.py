@@ -1,5 +1,5 @@
-"""HTML: the main text (menus, headers, footers and scripts left out), headings from <h1>–<h6>,
-tables row by row with their column names."""
+"""HTML: the main text (the site's menus, banner, footer and scripts left out), headings from
+<h1>–<h6>, tables row by row with their column names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from pathlib import Path
 from .model import Document
 from .structure import BlockWriter
 
-_SKIPPED = frozenset("script style nav header footer aside noscript template form button svg iframe head".split())
+_SKIPPED = frozenset("script style nav footer aside noscript template form button svg iframe head".split())
+# ARIA landmarks that are the site around the text, not the text.
+_SKIPPED_ROLES = frozenset("banner navigation contentinfo complementary search".split())
+# A <header> inside these is the header of an article or section (its title, a date); elsewhere
+# it is the site's banner.
+_SECTIONING = ["article", "section", "main"]
 _BLOCKS = frozenset(
     """address article blockquote body caption dd details dialog div dl dt fieldset figcaption figure
     hr html li main ol p pre section summary tbody td tfoot th thead tr ul""".split()
@@ -19,14 +24,16 @@ MAX_CELL_CHARS = 600  # a cell with more text than this holds a text, not a figu
 
 
 def read_html(path: Path, name: str) -> Document:
-    """HTML: the first <h1> before the text is the title, else <title>. The tree is walked with
-    a stack of its own, so however deeply elements nest, reading it cannot overflow Python's."""
+    """HTML: the text of <main>, else of the page's one <article>, else of <body>. The first
+    <h1> before the text is the title, else <title>. The tree is walked with a stack of its
+    own, so however deeply elements nest, reading it cannot overflow Python's."""
     from bs4 import BeautifulSoup, NavigableString, Tag
 
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
     page_title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     writer = BlockWriter()
-    root = soup.find("main") or soup.body or soup
+    articles = [a for a in soup.find_all("article") if a.find_parent("article") is None]
+    root = soup.find("main") or (articles[0] if len(articles) == 1 else None) or soup.body or soup
     # Each open element: its remaining children, and whether closing it ends a block.
     stack = [(iter(root.children), False)]
     while stack:
@@ -38,7 +45,7 @@ def read_html(path: Path, name: str) -> Document:
                 writer.end_block()
             continue
         if isinstance(child, Tag):
-            if child.name in _SKIPPED:
+            if _outside_the_text(child):
                 continue
             if child.name in _HEADINGS:
                 writer.heading(child.get_text(" "), _HEADINGS[child.name])
@@ -55,6 +62,15 @@ def read_html(path: Path, name: str) -> Document:
         elif type(child) is NavigableString:  # not comments, doctypes or CDATA
             writer.text(str(child))
     return writer.document(name, page_title)
+
+
+def _outside_the_text(element) -> bool:
+    """Scripts, menus, the site's banner and footer, and what the page hides."""
+    if element.name in _SKIPPED or element.has_attr("hidden") or element.get("aria-hidden") == "true":
+        return True
+    if element.get("role") in _SKIPPED_ROLES:
+        return True
+    return element.name == "header" and element.find_parent(_SECTIONING) is None
 
 
 def _lays_out_a_page(table) -> bool:
