@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from qa_service.confidence import Evidence
 from qa_service.index import LiveIndex
 from qa_service.lexical import ScoredRanking
-from qa_service.search import Searcher, standard_score_fusion
+from qa_service.search import Searcher, numbers_first, standard_score_fusion
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,20 @@ def test_only_the_best_of_the_fused_ranking_are_compared_sentence_by_sentence(mo
     bm25 = np.array([0.0, 1.0, 1.0, 1.0])
     ranked = Searcher._fuse(pool, np.zeros(3), {1: 0.6, 2: 0.5, 3: 0.4}, ScoredRanking([], bm25), {}, 0.5)
     assert sorted(pool.rescored) == [1, 2] and [row for row, _ in ranked] == [1, 2, 3]
+
+
+def test_the_first_passages_that_hold_the_questions_numbers_come_before_those_that_lack_them():
+    """"Hoeveel militairen zijn in 2023 uitgezonden?": a passage about 2022 first in the fused
+    ranking goes below one that names 2023; past the first three, and among equals, the fused
+    order stands."""
+    def lacking(share: float) -> Evidence:
+        return Evidence(0.8, 0.8, 0.5, 0.5, 0.0, 0.0, 0.0, share, 0.0)
+
+    assert numbers_first([lacking(1.0), lacking(0.0), lacking(0.0), lacking(0.0)], 3) == [1, 2, 0, 3]
+    assert numbers_first([lacking(1.0), lacking(0.4), lacking(1.0), lacking(0.0)], 3) == [1, 0, 2, 3]
+    assert numbers_first([lacking(0.0)] * 4, 3) == [0, 1, 2, 3]  # no numbers asked, or all held
+    assert numbers_first([lacking(1.0), lacking(0.0)], 3) == [1, 0]
+    assert numbers_first([lacking(1.0), lacking(0.0)], 0) == [0, 1]
 
 
 def test_the_highlight_is_the_sentence_with_the_answer(searcher):
