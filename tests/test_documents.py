@@ -202,6 +202,64 @@ def test_text_pages_in_roman_numerals_then_arabic(tmp_path: Path):
     assert page_of(passages, "eerlijke handel") == 1 and page_of(passages, "handelsbevordering") == 3
 
 
+# A policy note as pdftotext writes it: a title page, front matter numbered i and ii at the foot of
+# its pages, then a body numbered from 1 in a running header at the top, on the left of even
+# pages and the right of odd ones.
+NOTE_PAGES = [
+    "Nota Waterbeheer 2024\nSchoon en voldoende water voor iedereen\n\n\nMinisterie van Infrastructuur en Waterstaat\n"
+    "Den Haag, april 2024",
+    "Voorwoord\n\nNederland is een waterland. Het water is een bron van welvaart, maar ook een bedreiging.\n"
+    "Deze nota beschrijft hoe het kabinet de komende jaren zorgt voor schoon en voldoende water.\n\n"
+    "De minister van Infrastructuur en Waterstaat,\n\n{:>44}",
+    "Samenvatting\n\nHet kabinet trekt tot en met 2030 jaarlijks 180 miljoen euro uit voor het waterbeheer.\n"
+    "Waterschappen krijgen meer ruimte om water vast te houden in natte perioden.\n\n{:>44}",
+    "Hoofdstuk 1  Inleiding{:>60}\n\n1 Inleiding\n\nDe kwaliteit van het oppervlaktewater is de afgelopen tien jaar\n"
+    "nauwelijks verbeterd. In 2023 voldeed slechts een op de vijf meetpunten aan de Europese normen.\n"
+    "Deze nota zet uiteen hoe het Rijk en de waterschappen dat willen veranderen.",
+    "{:<60}Nota Waterbeheer 2024\n\n2 Grondwater\n\nIn droge zomers daalt de grondwaterstand in het oosten van het land\n"
+    "zo ver dat natuur en landbouw schade lijden. De provincies wijzen daarom gebieden aan\n"
+    "waar niet meer grondwater mag worden opgepompt.",
+    "Hoofdstuk 3  Financiering{:>57}\n\n3 Financiering\n\nHet Deltafonds draagt 60 procent van de kosten van de\n"
+    "maatregelen, de waterschappen de rest. De voortgang wordt elk jaar gemeten.",
+]
+NOTE_NUMBERS = ["", "i", "ii", 1, 2, 3]
+
+
+def page_of_line(document, words: str):
+    return next(line.page for line in document.lines if words in line.text)
+
+
+@pytest.mark.parametrize("between_pages", ["\n\n\n", "\n\n\f"], ids=["blank lines", "form feeds"])
+def test_front_matter_numbered_at_the_foot_and_a_body_numbered_at_the_top(tmp_path: Path, between_pages):
+    """Each sequence of page numbers has its own place: i and ii end their pages, 1 to 3 open
+    theirs, so the body is not cited a page too high, nor its headers read as pages of their own."""
+    path = tmp_path / "nota-waterbeheer.txt"
+    path.write_text(between_pages.join(page.format(number) for page, number in zip(NOTE_PAGES, NOTE_NUMBERS)) + "\n")
+    document = read_document(path)
+    assert document.page_numbering == "printed"
+    assert page_of_line(document, "schoon en voldoende water.") == "i"
+    assert page_of_line(document, "jaarlijks 180 miljoen euro") == "ii"
+    assert page_of_line(document, "een op de vijf meetpunten") == 1
+    assert page_of_line(document, "niet meer grondwater mag") == 2
+    assert page_of_line(document, "60 procent van de kosten") == 3
+    assert {line.page for line in document.lines} <= {None, "i", "ii", 1, 2, 3}
+    passages = passages_of(path)
+    assert page_of(passages, "jaarlijks 180 miljoen euro") == "ii" and page_of(passages, "60 procent van de kosten") == 3
+    assert not any("Hoofdstuk 1  Inleiding" in p.text or "Nota Waterbeheer 2024" in p.text for p in passages)
+
+
+def test_form_feeds_settle_that_page_numbers_open_their_pages(tmp_path: Path):
+    """Numbers at the top of every page, and a short last page: less text after the last number
+    than on the cover before the first, yet the form feeds show that each number opens a page."""
+    path = tmp_path / "handel-ff.txt"
+    cover = ("Jaarverslag 2022\nMinisterie van Buitenlandse Zaken\nDirectie Internationaal Ondernemen\n"
+             "Den Haag, mei 2023\nVastgesteld door de ministerraad")
+    path.write_text("\n\f".join([cover, *(f"{n:<60}{HEADER}\n\n{body}" for n, body in zip((7, 8, 9), REPORT_PAGES))]) + "\n")
+    passages = passages_of(path)
+    assert [page_of(passages, words) for words in ("eerlijke handel", "elf handelsmissies", "handelsbevordering")] == [7, 8, 9]
+    assert read_document(path).pages == 4
+
+
 def test_a_footer_and_heldout_pages_still_hold(tmp_path: Path):
     folder = ROOT / "tests" / "fixtures" / "heldout" / "corpus"
     for path, pages in [("beleidsthema-3-europese-samenwerking.txt", {10, 11, 12, 13}),

@@ -4,7 +4,9 @@ numbers and running headers between the pages, sometimes form feeds."""
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
@@ -105,8 +107,9 @@ def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, i
 
     Pages end at form feeds, and at the lines that hold the printed page numbers: numbers in
     sequence through the document (each one more than the one before, or as many more as form
-    feeds passed), with text between them. Those lines are footers when the text ends soon after
-    the last of them, else headers. Without either, the document has no pages.
+    feeds passed), with text between them. Each sequence (front matter in roman numerals, the
+    body from 1) has its numbers in headers or in footers of its own: see `_in_footers`.
+    Without either, the document has no pages.
     """
     texts: list[str] = []
     breaks: list[int] = []  # form feeds before each line: its page as the form feeds count
@@ -124,17 +127,14 @@ def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, i
         seen += raw.count("\f") - leading
     filled = [i for i, text in enumerate(texts) if text.strip()]
 
-    run = _numbered_lines(texts, breaks, filled)
-    footers = True
-    if run:
-        after = sum(1 for i in filled if i > run[-1].index)
-        before = sum(1 for i in filled if i < run[0].index)
-        footers = after <= before
+    runs = _numbered_lines(texts, breaks, filled)
+    number_lines = [c for numbers in runs for c in numbers]
     # Where pages start: at a form feed, and after a footer or at a header.
     starts = {0} | {i for i in range(1, len(texts)) if breaks[i] != breaks[i - 1]}
-    starts |= {c.index + 1 if footers else c.index for c in run if 0 < c.index + footers < len(texts)}
+    for numbers, footers in zip(runs, _in_footers(runs, breaks, filled)):
+        starts |= {c.index + footers for c in numbers if 0 < c.index + footers < len(texts)}
     pages = _pages_with_text(sorted(starts), len(texts), filled)
-    if len(pages) <= 1 and not run:
+    if len(pages) <= 1 and not number_lines:
         return [Line(i + 1, None, t) for i, t in enumerate(texts)], None, None
 
     page_of = [0] * len(texts)
@@ -142,13 +142,13 @@ def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, i
         for i in range(start, end):
             page_of[i] = page
     candidates: list[list[PrintedNumber]] = [[] for _ in pages]
-    for c in run:
+    for c in number_lines:
         candidates[page_of[c.index]].append(c.number)
     numbers = page_numbers(candidates, lone_page_ok=True)
     numbering: PageNumbering = "printed" if numbers.found else "ordinal"
     printed: list[Page | None] = numbers.pages if numbers.found else list(range(1, len(pages) + 1))
 
-    furniture = {c.index for c in run}
+    furniture = {c.index for c in number_lines}
     edge_lines, edge_texts = [], []
     for start, end in pages:
         on_page = [i for i in range(start, end) if texts[i].strip() and i not in furniture]
@@ -161,11 +161,12 @@ def _paginate(raw_lines: list[str]) -> tuple[list[Line], PageNumbering | None, i
     return lines, numbering, len(pages)
 
 
-def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> list[_Candidate]:
-    """The lines that hold the pages' printed numbers: the longest sequences of numbers, in
-    document order, each one more than the one before (or as many more as form feeds passed
-    between them), with text between any two. Years count only in a sequence of three or
-    more. A document with one page and no sequence: its last line, if that is a lone number."""
+def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> list[list[_Candidate]]:
+    """The lines that hold the pages' printed numbers, as the sequences they form, in document
+    order: the longest sequences of numbers, each one more than the one before (or as many more
+    as form feeds passed between them), with text between any two. Years count only in a
+    sequence of three or more. A document with one page and no sequence: its last line, if that
+    is a lone number."""
     candidates = [
         _Candidate(i, number, breaks[i])
         for i in filled
@@ -210,11 +211,42 @@ def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> l
         for run in sorted(trusted, key=len, reverse=True):
             if all(run[-1].index < other[0].index or run[0].index > other[-1].index for other in chosen):
                 chosen.append(run)
-        return sorted((c for run in chosen for c in run), key=lambda c: c.index)
+        return sorted(chosen, key=lambda run: run[0].index)
     if filled and not any(breaks) and is_lone_number(texts[filled[-1]]):
         last = [c for c in candidates if c.index == filled[-1] and not looks_like_year(c.number)]
-        return last[:1]
+        return [last[:1]] if last else []
     return []
+
+
+def _in_footers(runs: list[list[_Candidate]], breaks: list[int], filled: list[int]) -> list[bool]:
+    """Whether each sequence of page numbers stands in footers (else in headers): front matter
+    may be numbered at the foot of its pages and the body at the top, or the other way round.
+
+    Form feeds settle it where they put every number of a sequence at the same edge of its
+    page: each the first text after a form feed makes headers, each the last before one footers.
+    Else the choice is the one that leaves the least text outside the numbered pages: footers
+    number the text before the sequence's first number, headers the text after its last (up to
+    the next sequence, or the end). So a title page and a foreword numbered i at its foot, then
+    a body numbered 1 at the top, give footers then headers.
+    """
+    def at_edge(index: int, step: int) -> bool:  # the first (step -1) or last (+1) text of its page
+        neighbour = bisect_left(filled, index) + step
+        return not 0 <= neighbour < len(filled) or breaks[filled[neighbour]] != breaks[index]
+
+    choices: list[tuple[bool, ...]] = []
+    for numbers in runs:
+        opens, closes = (all(at_edge(c.index, step) for c in numbers) for step in (-1, 1))
+        choices.append((True, False) if opens == closes else (closes,))
+    # Text lines before the first sequence, between any two, and after the last.
+    edges = [-1, *(i for numbers in runs for i in (numbers[0].index, numbers[-1].index)), len(breaks)]
+    stretches = [bisect_left(filled, end) - bisect_right(filled, start) for start, end in zip(edges[::2], edges[1::2])]
+
+    def numbered(footers: tuple[bool, ...]) -> int:
+        # A stretch is numbered as the last page of a sequence in headers before it, or the first of one in footers after it.
+        owned = [(k > 0 and not footers[k - 1]) or (k < len(runs) and footers[k]) for k in range(len(stretches))]
+        return sum(text for text, own in zip(stretches, owned) if own)
+
+    return list(max(product(*choices), key=numbered))  # on a tie, footers
 
 
 def _pages_with_text(starts: list[int], count: int, filled: list[int]) -> list[tuple[int, int]]:
