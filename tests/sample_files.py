@@ -36,8 +36,15 @@ REPORT_PAGES: list[list] = [
 REPORT_LABELS = [(0, "ROMAN_LOWER", 1), (1, "ARABIC", 1)]
 
 
-def write_pdf(path: Path, pages: list[list], labels: list[tuple[int, str, int]] = (), footers: bool = True) -> Path:
-    """A PDF with one page per list of lines; `labels` are (first page index, style, start)."""
+def write_pdf(path: Path, pages: list[list], labels: list[tuple[int, str, int]] = (), footers: bool = True,
+              headers: list[str] = (), number_on_top: bool = False) -> Path:
+    """A PDF with one page per list of lines; `labels` are (first page index, style, start).
+
+    From the second page on, each page's number (one less than its place, as the labels say)
+    is printed alone at its foot (`footers`), or with `number_on_top` at its very top, above the
+    running header. `headers` are the pages' running headers, one per page ("" for none), in
+    small type above the text.
+    """
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -45,6 +52,10 @@ def write_pdf(path: Path, pages: list[list], labels: list[tuple[int, str, int]] 
     for index, style, start in labels:
         pdf.addPageLabel(index, style, start)
     for number, lines in enumerate(pages, start=1):
+        header = headers[number - 1] if number <= len(headers) else ""
+        if header:
+            pdf.setFont("Helvetica", 8)
+            pdf.drawString(72, A4[1] - 56, header)
         y = A4[1] - 72
         for item in lines:
             if item is GAP:
@@ -56,7 +67,7 @@ def write_pdf(path: Path, pages: list[list], labels: list[tuple[int, str, int]] 
             y -= size * 1.4
         if footers and number > 1:
             pdf.setFont("Helvetica", 9)
-            pdf.drawString(A4[0] / 2, 40, str(number - 1))  # the printed number, as the labels say
+            pdf.drawString(A4[0] / 2, A4[1] - 40 if number_on_top else 40, str(number - 1))
         pdf.showPage()
     pdf.save()
     return path

@@ -8,6 +8,7 @@ from sample_files import (
     BUDGET_TABLE,
     FIRST_PRINTED_PAGE,
     FOOTNOTE,
+    GAP,
     LEFT_COLUMN,
     MISSIONS_CAPTION,
     MISSIONS_HEADER,
@@ -323,6 +324,42 @@ def test_a_year_at_the_foot_of_a_pdf_page_is_not_a_page_number(tmp_path: Path, n
     else:
         assert document.page_numbering == "ordinal" and year_line.page == 2
     assert any("2022" in p.text for p in split_document(document))
+
+
+@pytest.mark.parametrize("number_on_top", [True, False], ids=["number-above-header", "number-at-foot"])
+def test_alternating_running_headers_below_or_above_the_page_number_are_not_text(tmp_path: Path, number_on_top):
+    """A short report: a cover, then four pages whose chapter header and report header take
+    turns, each standing on two pages only. A page number printed above the header does not
+    hide it: the header stays out of the passages, and no passage runs on into the next page."""
+    chapter, report = "2 Dijken en gemalen", "Evaluatie Waterbeheer 2018-2023"
+    body = 10
+    pages = [
+        [("Evaluatie Waterbeheer", 20, True), GAP, ("Een evaluatie over de jaren 2018 tot en met 2023.", body, False)],
+        [("2 Dijken", 16, True), ("Het waterschap versterkte 38 kilometer dijk in zes jaar.", body, False),
+         ("De versterking kostte gemiddeld 9 miljoen euro per kilometer.", body, False)],
+        [("2.1 Ondergrond", 12, True),
+         ("Bij vier dijkvakken bleek de ondergrond zwakker dan gedacht, zodat het ontwerp", body, False),
+         ("moest worden aangepast", body, False)],
+        [("en de oplevering een jaar later volgde dan gepland.", body, False), GAP,
+         ("2.2 Gemalen", 12, True), ("De zeventien gemalen werden alle van nieuwe pompen voorzien.", body, False)],
+        [("3 Conclusies", 16, True), ("De commissie beveelt aan de kosten per dijkvak bij te houden.", body, False)],
+    ]
+    path = write_pdf(tmp_path / "evaluatie.pdf", pages, headers=["", chapter, report, chapter, report],
+                     number_on_top=number_on_top)
+    document = read_document(path)
+    passages = split_document(document)
+    assert document.page_numbering == "printed"
+    assert [line.pdf_page for line in document.lines if line.text in (chapter, report) and line.furniture] == [2, 3, 4, 5]
+    assert not any(chapter in p.text or report in p.text for p in passages)
+
+    def pages_of(words: str):
+        citation = passage_with(passages, words).citation
+        return citation.page, citation.page_end
+
+    assert pages_of("9 miljoen euro per kilometer") == (1, None)  # not on to page 2 for its header
+    assert pages_of("zwakker dan gedacht") == (2, 3)  # the paragraph runs on over the break
+    assert pages_of("zeventien gemalen") == (3, None)
+    assert pages_of("kosten per dijkvak") == (4, None)
 
 
 def test_page_labels_where_nothing_is_printed(tmp_path: Path):

@@ -239,7 +239,9 @@ def furniture_key(text: str) -> str:
 
 def running_lines(edges: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[tuple[set[int], set[int]]]:
     """Which of each page's top lines and bottom lines (`edges`: per page, the texts of its
-    first and last few lines, outermost first) repeat at the same edge of nearby pages.
+    first and last few lines, outermost first, less the lines that are its printed number, so
+    that a number above the header or below the footer does not take its place) repeat at the
+    same edge of nearby pages.
 
     A line repeats when its text, digits aside, is among the same edge's lines of at least two
     other pages within NEARBY pages (of one other page in a document of two pages), or when it

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, Table, title_from_name
 from .page_layout import PageLayout, PdfLine, read_page
-from .pages import EDGE_LINES, PrintedNumber, numbers_in, page_numbers, running_lines
+from .pages import EDGE_LINES, PrintedNumber, is_lone_number, numbers_in, page_numbers, running_lines
 from .structure import is_heading_text, merge_continuations
 from .tables import table_from_grid
 
@@ -107,10 +108,11 @@ class _Assembly:
 
     # --- what needs every page -------------------------------------------------------------
 
-    def _edges(self, layout: PageLayout) -> tuple[list[int], list[int]]:
-        """The page's first and last few lines by height, where they stand in its top or bottom
-        zone: the lines that may be headers, footers or page numbers."""
-        order = sorted(range(len(layout.lines)), key=lambda i: layout.lines[i].top)
+    def _edges(self, layout: PageLayout, besides: Collection[int] = ()) -> tuple[list[int], list[int]]:
+        """The page's first and last few lines by height, outermost first, where they stand in its
+        top or bottom zone: the lines that may be headers, footers or page numbers. The lines
+        `besides` (the page's printed number) neither count among them nor stand in them."""
+        order = sorted((i for i in range(len(layout.lines)) if i not in besides), key=lambda i: layout.lines[i].top)
         top = [i for i in order[:EDGE_LINES] if layout.lines[i].bottom <= layout.height * EDGE_ZONE]
         bottom = [i for i in order[::-1][:EDGE_LINES] if layout.lines[i].top >= layout.height * (1 - EDGE_ZONE)]
         return top, bottom
@@ -133,12 +135,19 @@ class _Assembly:
             numbering, printed = "ordinal", list(range(1, len(self.layouts) + 1))
 
         furniture: set[tuple[int, int]] = set()
+        printed_alone: list[set[int]] = []  # each page's lines that are its printed number and nothing else
         for index, (layout, (top, bottom), number) in enumerate(zip(self.layouts, edges, numbers.confirmed)):
-            if number is not None:
-                furniture |= {(index, i) for i in top + bottom if number in numbers_in(layout.lines[i].text)}
+            holding = {i for i in top + bottom if number is not None and number in numbers_in(layout.lines[i].text)}
+            furniture |= {(index, i) for i in holding}
+            printed_alone.append({i for i in holding if is_lone_number(layout.lines[i].text)})
+        # Running headers and footers are sought, as in text, among the edge lines less the page
+        # numbers: a number printed above the header (or below the footer) leaves the header the
+        # page's outermost line, and takes none of the EDGE_LINES.
+        running_edges = [self._edges(layout, alone) for layout, alone in zip(self.layouts, printed_alone)]
         texts = [([layout.lines[i].text for i in top], [layout.lines[i].text for i in bottom])
-                 for layout, (top, bottom) in zip(self.layouts, edges)]
-        for index, ((top, bottom), (top_found, bottom_found)) in enumerate(zip(edges, running_lines(texts))):
+                 for layout, (top, bottom) in zip(self.layouts, running_edges)]
+        found = running_lines(texts)
+        for index, ((top, bottom), (top_found, bottom_found)) in enumerate(zip(running_edges, found)):
             furniture |= {(index, top[p]) for p in top_found} | {(index, bottom[p]) for p in bottom_found}
         return printed, numbering, furniture
 
