@@ -389,6 +389,119 @@ def test_docx_table_rows_with_their_column_names(tmp_path: Path):
     assert "Drenthe: Hectare 1200" in [p.text for p in passages]
 
 
+def test_docx_headings_in_a_template_style_or_with_an_outline_level_head_their_sections(tmp_path: Path):
+    """Ministry templates head a chapter in a style of their own based on Heading 1, or give a
+    style or a paragraph an outline level; the text under each is cited under it. Word's own
+    'TOC Heading' (based on Heading 1, outline level 9) is body text, and styles based on each
+    other in a loop are read."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def outline_level(properties_owner, value: int) -> None:
+        level = OxmlElement("w:outlineLvl")
+        level.set(qn("w:val"), str(value))
+        properties_owner.get_or_add_pPr().append(level)
+
+    word = docx.Document()
+    word.add_heading("Beleidsnota Lerarentekort", 0)
+    word.add_paragraph("Inhoud", style="TOC Heading")
+    word.add_heading("2 Werkdruk", 1)
+    word.add_paragraph("De werkdrukmiddelen worden structureel verhoogd.")
+    chapter = word.styles.add_style("Hoofdstuktitel", WD_STYLE_TYPE.PARAGRAPH)
+    chapter.base_style = word.styles["Heading 1"]
+    word.add_paragraph("3 Monitoring", style="Hoofdstuktitel")
+    word.add_paragraph("De voortgang wordt jaarlijks gemeten met de Arbeidsmarktanalyse Onderwijs.")
+    section = word.styles.add_style("Paragraaftitel", WD_STYLE_TYPE.PARAGRAPH)
+    outline_level(section.element, 1)
+    word.add_paragraph("3.1 Eerste meting", style="Paragraaftitel")
+    word.add_paragraph("De eerste meting verschijnt in het najaar van 2025.")
+    outline_level(word.add_paragraph("3.1.1 Scholen")._p, 2)
+    frame, box = (word.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH) for name in ("Kader", "Kaderkop"))
+    frame.base_style, box.base_style = box, frame
+    word.add_paragraph("Scholen leveren hun cijfers voor 1 maart aan.", style="Kader")
+    path = tmp_path / "nota.docx"
+    word.save(str(path))
+    document = read_document(path)
+
+    assert headings(document) == [(1, "2 Werkdruk"), (1, "3 Monitoring"), (2, "3.1 Eerste meting"), (3, "3.1.1 Scholen")]
+    sections = {p.text: p.citation.section for p in split_document(document)}
+    assert sections["Inhoud"] == ()
+    assert sections["De voortgang wordt jaarlijks gemeten met de Arbeidsmarktanalyse Onderwijs."] == ("3 Monitoring",)
+    assert sections["De eerste meting verschijnt in het najaar van 2025."] == ("3 Monitoring", "3.1 Eerste meting")
+    assert sections["Scholen leveren hun cijfers voor 1 maart aan."] == (
+        "3 Monitoring", "3.1 Eerste meting", "3.1.1 Scholen")
+
+
+# A table whose header cell "Bedrag" is merged over the two year columns, and whose first row
+# holds the same figure in both: the merged cell shows once, both figures stay.
+WORKLOAD_TABLE = [("Sector", "Bedrag", None), ("", "2024", "2025"),
+                  ("Primair onderwijs", "150", "150"), ("Speciaal onderwijs", "20", "25")]
+WORKLOAD_INTRO = "De tabel geeft de inzet van de werkdrukmiddelen per sector en jaar."
+
+
+def _workload_docx(path: Path) -> Path:
+    import docx
+
+    word = docx.Document()
+    word.add_heading("Werkdrukmiddelen per sector", 0)
+    word.add_paragraph(WORKLOAD_INTRO)
+    table = word.add_table(rows=len(WORKLOAD_TABLE), cols=3)
+    table.cell(0, 1).merge(table.cell(0, 2))
+    for r, row in enumerate(WORKLOAD_TABLE):
+        for c, cell in enumerate(row):
+            if cell is not None:
+                table.cell(r, c).text = cell
+    word.save(str(path))
+    return path
+
+
+def _workload_html(path: Path) -> Path:
+    path.write_text(
+        f"<html><body><h1>Werkdrukmiddelen per sector</h1><p>{WORKLOAD_INTRO}</p><table>"
+        '<tr><td>Sector</td><td colspan="2">Bedrag</td></tr><tr><td></td><td>2024</td><td>2025</td></tr>'
+        "<tr><td>Primair onderwijs</td><td>150</td><td>150</td></tr>"
+        "<tr><td>Speciaal onderwijs</td><td>20</td><td>25</td></tr></table></body></html>", encoding="utf-8")
+    return path
+
+
+def _workload_pdf(path: Path) -> Path:
+    """The table ruled, with no line between the two columns the merged header cell spans."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 760, "Werkdrukmiddelen per sector")
+    pdf.drawString(72, 740, WORKLOAD_INTRO)
+    columns, top, height = [72, 252, 352, 452], 720, 20
+    for r in range(len(WORKLOAD_TABLE) + 1):
+        pdf.line(columns[0], top - r * height, columns[-1], top - r * height)
+    for c, x in enumerate(columns):
+        pdf.line(x, top - (height if c == 2 else 0), x, top - len(WORKLOAD_TABLE) * height)
+    for r, row in enumerate(WORKLOAD_TABLE):
+        for x, cell in zip(columns, row):
+            if cell:
+                pdf.drawString(x + 4, top - r * height - 14, cell)
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+@pytest.mark.parametrize("suffix, write", [("docx", _workload_docx), ("html", _workload_html), ("pdf", _workload_pdf)],
+                         ids=["docx", "html", "pdf"])
+def test_a_table_row_keeps_equal_values_in_cells_of_their_own_and_a_merged_cell_once(tmp_path: Path, suffix, write):
+    document = read_document(write(tmp_path / f"werkdruk.{suffix}"))
+    assert [line.text for line in document.lines][-4:] == [
+        "Sector | Bedrag", "2024 | 2025", "Primair onderwijs | 150 | 150", "Speciaal onderwijs | 20 | 25"]
+    (table,) = [b for b in document.blocks if isinstance(b, Table)]
+    assert table.header == ("Sector", "Bedrag 2024", "Bedrag 2025")
+    assert [row.cells for row in table.rows] == [("Primair onderwijs", "150", "150"), ("Speciaal onderwijs", "20", "25")]
+    row = next(p for p in split_document(document) if "Primair onderwijs" in p.text)
+    assert "Primair onderwijs: Bedrag 2024 150; Bedrag 2025 150" in row.text
+
+
 def test_any_failure_inside_a_reader_is_a_document_error_that_says_so(tmp_path: Path, monkeypatch):
     import qa_service.documents as documents
 

@@ -1,5 +1,5 @@
-"""Word (.docx): headings from the 'Title' and 'Heading N' styles, tables row by row with their
-column names and caption."""
+"""Word (.docx): headings from the 'Title' and 'Heading N' styles, the styles based on them
+and outline levels; tables row by row with their column names and caption."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from .model import Document, DocumentError
 from .structure import BlockWriter
 from .tables import CAPTION
 
-_HEADING = re.compile(r"Heading ([1-9])")
+_HEADING = re.compile(r"heading ([1-9])", re.IGNORECASE)  # a file stores "heading 1" whatever Word shows ("Kop 1")
+_BODY_TEXT = 9  # the outline level Word gives to body text; 0 to 8 are heading levels 1 to 9
 
 
 def read_docx(path: Path, name: str) -> Document:
@@ -39,18 +40,41 @@ def read_docx(path: Path, name: str) -> Document:
             continue
         if i + 1 < len(items) and isinstance(items[i + 1], Table) and _is_caption(item):
             continue  # written with its table
-        style = item.style.name if item.style is not None else ""
-        heading = _HEADING.fullmatch(style)
-        if style == "Title":
-            writer.heading(item.text, 0)
-        elif heading:
-            writer.heading(item.text, int(heading.group(1)))
+        level = _heading_level(item)
+        if level is not None:
+            writer.heading(item.text, level)
         else:
             for part in item.text.split("\n"):  # line breaks within the paragraph
                 writer.text(part)
                 writer.end_line()
             writer.end_block()
     return writer.document(name)
+
+
+def _heading_level(paragraph) -> int | None:
+    """A paragraph's heading level (0 for the title), None for body text. An outline level set
+    on the paragraph decides; else its style and the styles that one is based on, nearest first:
+    'Title' or 'Heading N' by name, or an outline level the style sets. So a template's own
+    heading style ("Hoofdstuktitel", based on Heading 1) heads a section as Heading 1 does."""
+    outline = _outline_level(paragraph._p)
+    style, seen = paragraph.style, set()
+    while outline is None and style is not None and style.element not in seen:  # base styles may loop
+        seen.add(style.element)
+        name = style.name or ""
+        heading = _HEADING.fullmatch(name)
+        if heading:
+            return int(heading.group(1))
+        if name.lower() == "title":
+            return 0
+        outline = _outline_level(style.element)
+        style = style.base_style
+    return outline + 1 if outline is not None and outline < _BODY_TEXT else None
+
+
+def _outline_level(element) -> int | None:
+    """The outline level (w:outlineLvl) in the paragraph properties of a paragraph or a style."""
+    values = element.xpath("./w:pPr/w:outlineLvl/@w:val")
+    return int(values[0]) if values and values[0].isdigit() else None
 
 
 def _is_caption(paragraph) -> bool:

@@ -19,7 +19,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .tables import CAPTION, holds_values
+from .tables import CAPTION, holds_values, row_line
 
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 # A list mark or section number before a wide gap: the line is still running text.
@@ -327,8 +327,7 @@ def _layout(number: int, label: str | None, height: float, flows: list[list[_Raw
 
 def _pdf_line(line: _RawLine, flow: int, table: int | None) -> PdfLine:
     if line.ruled is not None:
-        cells = [cell for i, cell in enumerate(line.cells or []) if cell and (i == 0 or cell != line.cells[i - 1])]
-        return PdfLine(" | ".join(cells), 0.0, False, line.top, line.bottom, flow, table)
+        return PdfLine(row_line(line.cells or []), 0.0, False, line.top, line.bottom, flow, table)
     sizes: Counter = Counter()
     for word in line.words:
         sizes[word.size] += len(word.text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .model import Block, Document, DocumentError, Heading, Line, Paragraph, title_from_name
-from .tables import table_from_grid
+from .tables import row_line, table_from_grid
 
 SENTENCE_END = ".!?:;"
 _SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
@@ -121,13 +121,13 @@ class BlockWriter:
         else:
             self.blocks.append(Heading(text, max(level, 1), line))
 
-    def table(self, caption: str, rows: list[list[str]], header_rows: int | None = None) -> None:
-        """A table: its caption (a line of its own) and its rows of cell texts, one line each.
-        `header_rows` says how many leading rows are the header, where the source marks them;
-        None lets the rows' contents decide."""
+    def table(self, caption: str, rows: list[list[str | None]], header_rows: int | None = None) -> None:
+        """A table: its caption (a line of its own) and its rows of cell texts, one line each,
+        None in the further columns a merged cell spans. `header_rows` says how many leading
+        rows are the header, where the source marks them; None lets the rows' contents decide."""
         self.end_block()
         caption = " ".join(caption.split())
-        rows = [[" ".join(cell.split()) for cell in row] for row in rows]
+        rows = [[None if cell is None else " ".join(cell.split()) for cell in row] for row in rows]
         rows = [row for row in rows if any(row)]
         if not rows:
             if caption:
@@ -136,7 +136,7 @@ class BlockWriter:
             return
         if caption:
             self._new_line(caption)
-        lines = [self._new_line(" | ".join(_distinct_cells(row))) for row in rows]
+        lines = [self._new_line(row_line(row)) for row in rows]
         table = table_from_grid(caption, [(row, (line,)) for row, line in zip(rows, lines)], header_rows)
         if table.rows:
             self.blocks.append(table)
@@ -148,9 +148,3 @@ class BlockWriter:
         if not self.lines:
             raise DocumentError(f"{name} holds no text.")
         return Document(name, self.title or fallback_title or title_from_name(name), self.blocks, self.lines)
-
-
-def _distinct_cells(row: list[str]) -> list[str]:
-    """The cells of a row as a line shows them: a merged cell repeats in every column it spans,
-    keep it once; empty cells are left out."""
-    return [cell for i, cell in enumerate(row) if cell and (i == 0 or cell != row[i - 1])]

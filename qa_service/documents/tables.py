@@ -29,6 +29,13 @@ def is_year(cell: str) -> bool:
     return bool(_YEAR.match(cell.strip()))
 
 
+def row_line(cells: Sequence[str | None]) -> str:
+    """A table row as its line shows it: the cells with text, in order, between " | ". A merged
+    cell comes once, since the readers give None in the further columns it spans; equal values
+    in cells of their own all stay (a row "Primair onderwijs | 150 | 150" keeps both figures)."""
+    return " | ".join(cell for cell in cells if cell)
+
+
 def holds_values(cells: Sequence[str]) -> bool:
     """Whether a row gives figures: a value in a column after the first, a year not counting
     (years head the columns of budget tables)."""
