@@ -6,7 +6,6 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import product
 from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
@@ -241,12 +240,22 @@ def _in_footers(runs: list[list[_Candidate]], breaks: list[int], filled: list[in
     edges = [-1, *(i for numbers in runs for i in (numbers[0].index, numbers[-1].index)), len(breaks)]
     stretches = [bisect_left(filled, end) - bisect_right(filled, start) for start, end in zip(edges[::2], edges[1::2])]
 
-    def numbered(footers: tuple[bool, ...]) -> int:
-        # A stretch is numbered as the last page of a sequence in headers before it, or the first of one in footers after it.
-        owned = [(k > 0 and not footers[k - 1]) or (k < len(runs) and footers[k]) for k in range(len(stretches))]
-        return sum(text for text, own in zip(stretches, owned) if own)
+    # A stretch is numbered as the last page of a sequence in headers before it, or the first of
+    # one in footers after it, so each choice weighs only the stretches beside it: from the last
+    # sequence back, the most text numbered from each one on, given whether the one before it
+    # stands in headers.
+    def gain(k: int, headers_before: bool, footers: bool) -> int:
+        return stretches[k] if headers_before or footers else 0
 
-    return list(max(product(*choices), key=numbered))  # on a tie, footers
+    best = [{False: 0, True: stretches[-1]} for _ in range(len(runs) + 1)]  # by "the one before is in headers"
+    for k in reversed(range(len(runs))):
+        best[k] = {before: max(gain(k, before, f) + best[k + 1][not f] for f in choices[k]) for before in (False, True)}
+    chosen, before = [], False
+    for k in range(len(runs)):  # on a tie, footers (choices list footers first)
+        footers = next(f for f in choices[k] if gain(k, before, f) + best[k + 1][not f] == best[k][before])
+        chosen.append(footers)
+        before = not footers
+    return chosen
 
 
 def _pages_with_text(starts: list[int], count: int, filled: list[int]) -> list[tuple[int, int]]:
