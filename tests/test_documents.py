@@ -248,6 +248,30 @@ def test_front_matter_numbered_at_the_foot_and_a_body_numbered_at_the_top(tmp_pa
     assert not any("Hoofdstuk 1  Inleiding" in p.text or "Nota Waterbeheer 2024" in p.text for p in passages)
 
 
+@pytest.mark.parametrize("between_pages", ["\n\n\n", "\n\n\f"], ids=["blank lines", "form feeds"])
+def test_a_signature_that_ends_a_page_is_no_heading_and_a_divider_page_still_heads(tmp_path: Path, between_pages):
+    """The foreword's last line, the minister's name, reads like a heading but ends its page; taken
+    for one, it became the section above the summary on the next page. A chapter's title alone on
+    a page of its own does head the text on the next."""
+    pages = [
+        NOTE_PAGES[0],
+        NOTE_PAGES[1].replace("Waterstaat,\n\n", "Waterstaat,\n\nM. Harbers\n\n"),
+        NOTE_PAGES[2],
+        NOTE_PAGES[3],
+        "{:<60}Nota Waterbeheer 2024\n\n\n\n2 Grondwater",
+        "Hoofdstuk 2  Grondwater{:>58}\n\nIn droge zomers daalt de grondwaterstand in het oosten van het land\n"
+        "zo ver dat natuur en landbouw schade lijden.",
+    ]
+    path = tmp_path / "nota-ondertekend.txt"
+    path.write_text(between_pages.join(page.format(n) for page, n in zip(pages, ["", "i", "ii", 1, 2, 3])) + "\n")
+    passages = passages_of(path)
+    foreword = next(p for p in passages if "waterland" in p.text)
+    assert foreword.citation.section == ("Voorwoord",) and "M. Harbers" in foreword.text
+    assert next(p for p in passages if "180 miljoen euro" in p.text).citation.section == ("Samenvatting",)
+    groundwater = next(p for p in passages if "grondwaterstand" in p.text)
+    assert groundwater.citation.section == ("2 Grondwater",) and page_of(passages, "grondwaterstand") == 3
+
+
 def test_form_feeds_settle_that_page_numbers_open_their_pages(tmp_path: Path):
     """Numbers at the top of every page, and a short last page: less text after the last number
     than on the cover before the first, yet the form feeds show that each number opens a page."""

@@ -69,6 +69,9 @@ def read_text(path: Path, name: str) -> Document:
             blocks.append(Paragraph(tuple(current)))
             current.clear()
 
+    filled = [i for i, line in enumerate(body) if line.text.strip()]
+    next_filled = dict(zip(filled, filled[1:]))
+    text_page = None  # the page of the last line of text (not a heading)
     for i, line in enumerate(body):
         if i < table_end:
             continue
@@ -84,14 +87,27 @@ def read_text(path: Path, name: str) -> Document:
         prev_ends = not current or current[-1].text.rstrip()[-1:] in SENTENCE_END
         nxt = body[i + 1].text.strip() if i + 1 < len(body) else ""
         next_ok = not nxt or nxt[0].isupper() or nxt[0].isdigit()
-        if prev_ends and next_ok and is_heading_text(text, width):
+        if prev_ends and next_ok and is_heading_text(text, width) and not _closes_its_page(body, i, next_filled, text_page):
             flush()
             blocks.append(Heading(text, 0, line))
             continue
         current.append(line)
+        text_page = line.page
     flush()
     blocks = merge_continuations(blocks)
     return Document(name, title, assign_levels(blocks), lines, numbering, page_count)
+
+
+def _closes_its_page(body: list[Line], i: int, next_filled: dict[int, int], text_page: Page | None) -> bool:
+    """Whether a heading-like line is the last of a page that has text above it: a signature
+    ("M. Harbers"), a place and date. A heading stands above the text it heads (typesetters keep
+    it with the next line), so it never ends a page of text; a chapter's title alone on a
+    divider page still heads the chapter."""
+    page = body[i].page
+    if page is None or page != text_page:
+        return False
+    following = next_filled.get(i)
+    return following is None or body[following].page != page
 
 
 @dataclass
