@@ -238,11 +238,13 @@ def _row_text(header: tuple[str, ...], cells: tuple[str, ...], labelled: bool) -
 
 
 def _table_units(table: Table, max_words: int) -> list[_Unit]:
-    """A table's rows a few at a time, each unit starting with the caption, every row read with
-    its column names, so each passage can be understood and found on its own."""
+    """A table's rows a few at a time, each unit starting with the caption (without one, the
+    name of the column that labels the rows: "Verleende vergunningen"), every row read with its
+    column names, so each passage can be understood and found on its own."""
     firsts = [row.cells[0] for row in table.rows if row.cells and row.cells[0]]
     labelled = bool(firsts) and sum(not is_value(cell) for cell in firsts) * 2 > len(firsts)
-    prefix = f"{table.caption} — " if table.caption else ""
+    title = table.caption or (table.header[0] if labelled and table.header else "")
+    prefix = f"{title} — " if title else ""
     rows = [(_row_text(table.header, row.cells, labelled), row) for row in table.rows]
     rows = [(text, row) for text, row in rows if text]
     units: list[_Unit] = []

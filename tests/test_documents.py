@@ -83,6 +83,30 @@ def test_markdown_headings_give_title_and_sections(tmp_path: Path):
     assert headings(document) == [(2, "Dijken"), (3, "Onderhoud")]
 
 
+def test_markdown_pipe_tables_read_row_by_row_with_their_column_names(tmp_path: Path):
+    """A pipe table is rows of figures under column names, each row citing its own line; its
+    caption, where a "Tabel" line stands just above it, or else the name of its label column,
+    opens each passage. Pipes outside such a table (no row of dashes under the first) stay text."""
+    path = tmp_path / "arbeidsmigratie.md"
+    path.write_text(
+        "# Arbeidsmigratie\n\n## Vergunningen\n\nHet aantal vergunningen steeg.\n\n"
+        "| Verleende vergunningen | 2022 | 2023 |\n|:-----------------------|-----:|-----:|\n"
+        "| Kennismigrant | 22.900 | 26.400 |\n| EU Blue Card | 760 | 760 |\n| Formule a \\| b | 1 | 2 |\n\n"
+        "Tabel 2 Boetes per sector\n\nSector | 2023\n--- | ---\nHoreca | 38\n\n"
+        "Kies ja | nee.\n---\n\nDe IND controleerde 610 referenten.\n", encoding="utf-8")
+    document = read_document(path)
+    permits, fines = [block for block in document.blocks if isinstance(block, Table)]
+    assert (permits.caption, permits.header) == ("", ("Verleende vergunningen", "2022", "2023"))
+    assert [(row.cells, [line.number for line in row.lines]) for row in permits.rows] == [
+        (("Kennismigrant", "22.900", "26.400"), [9]), (("EU Blue Card", "760", "760"), [10]), (("Formule a | b", "1", "2"), [11])]
+    assert (fines.caption, fines.header, [row.cells for row in fines.rows]) == (
+        "Tabel 2 Boetes per sector", ("Sector", "2023"), [("Horeca", "38")])
+    assert headings(document) == [(2, "Vergunningen"), (2, "Kies ja | nee.")]
+    texts = [p.text for p in passages_of(path)]
+    assert "Verleende vergunningen — Kennismigrant: 2022 22.900; 2023 26.400\nEU Blue Card: 2022 760; 2023 760" in texts[1]
+    assert texts[2] == "Tabel 2 Boetes per sector — Horeca: 2023 38"
+
+
 def test_unknown_type_and_binary_data_are_refused_with_a_reason(tmp_path: Path):
     odd = tmp_path / "data.xyz"
     odd.write_text("x")

@@ -1,4 +1,5 @@
-"""Markdown: `#` and underlined headings give the sections, the first top heading the title."""
+"""Markdown: `#` and underlined headings give the sections, the first top heading the title;
+pipe tables are read row by row with their column names."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import re
 from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Paragraph, title_from_name
+from .tables import CAPTION, table_from_grid
 from .text import decode
 
 _ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# The line under a pipe table's header: a dash run per column, colons for alignment.
+_DELIMITER_ROW = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
 
 
 def read_markdown(path: Path, name: str) -> Document:
-    """Markdown: `#` headings give the sections, the first top heading the title."""
+    """Markdown: `#` headings give the sections, the first top heading the title; a pipe table
+    (a header row, a row of dashes, the rows) is a table, its caption a "Tabel 1 …" line just above."""
     raw = decode(path.read_bytes(), name).replace("\r\n", "\n").replace("\r", "\n")
     lines = [Line(i + 1, None, t.rstrip()) for i, t in enumerate(raw.removesuffix("\n").split("\n"))]
     if not any(line.text.strip() for line in lines):
@@ -27,8 +33,20 @@ def read_markdown(path: Path, name: str) -> Document:
             blocks.append(Paragraph(tuple(current)))
             current.clear()
 
+    table_end = 0
     for i, line in enumerate(lines):
+        if i < table_end:
+            continue
         text = line.text
+        if not in_fence and (table_end := _table_end(lines, i)):
+            flush()
+            above = blocks[-1] if blocks else None  # a one-line "Tabel 1 …" paragraph just above
+            caption = ""
+            if isinstance(above, Paragraph) and len(above.lines) == 1 and CAPTION.match(above.lines[0].text.strip()):
+                caption = blocks.pop().lines[0].text.strip()
+            rows = [(_cells(row.text), (row,)) for k, row in enumerate(lines[i:table_end]) if k != 1]
+            blocks.append(table_from_grid(caption, rows, header_rows=1))
+            continue
         if text.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
             current.append(line)
@@ -54,3 +72,25 @@ def read_markdown(path: Path, name: str) -> Document:
         blocks.append(Heading(heading_text, level, line))
     flush()
     return Document(name, title or title_from_name(name), blocks, lines)
+
+
+def _table_end(lines: list[Line], i: int) -> int:
+    """Where the pipe table that starts at line `i` ends (its header row, the delimiter row
+    under it, and the rows up to a line without a pipe), or 0 if none starts there."""
+    if "|" not in lines[i].text or i + 1 >= len(lines):
+        return 0
+    delimiter = lines[i + 1].text  # with a pipe: a lone "---" under a line is a heading's underline
+    if "|" not in delimiter or not _DELIMITER_ROW.match(delimiter) or len(_cells(delimiter)) != len(_cells(lines[i].text)):
+        return 0
+    end = i + 2
+    while end < len(lines) and "|" in lines[end].text and lines[end].text.strip():
+        end += 1
+    return end
+
+
+def _cells(row: str) -> list[str]:
+    """A pipe table row's cells: the text between its pipes (an escaped pipe, \\|, is text)."""
+    text = row.strip()
+    text = text[1:] if text.startswith("|") else text
+    text = text[:-1] if text.endswith("|") and not text.endswith("\\|") else text
+    return [cell.strip().replace("\\|", "|") for cell in _CELL_BORDER.split(text)]
