@@ -310,6 +310,7 @@ class ConversationResult:
     without_history: Figures
     understood: float  # share whose last question was read with its history (context not null)
     unchanged: float  # share whose passages are the same with history as without
+    marked: float | None  # with history, of those answered first: share whose marked sentence holds the answer
 
 
 def read_conversations(path: Path) -> list[Conversation]:
@@ -347,31 +348,38 @@ def conversation_history(searcher: Searcher, earlier: Sequence[str], shown: int 
 def evaluate_conversations(searcher: Searcher, conversations: list[Conversation],
                            top_k: int = 10) -> list[ConversationResult]:
     """Each conversation's last question asked with its history and without, per kind."""
-    outcomes: dict[str, list[tuple[int | None, int | None, bool, bool]]] = {}
+    outcomes: dict[str, list[tuple[int | None, int | None, bool, bool, bool | None]]] = {}
     for conversation in conversations:
         question = conversation.last
         alone = searcher.ask(question.question, top_k=top_k)
         answer = searcher.ask(question.question, top_k=top_k, history=conversation_history(searcher, conversation.earlier))
         ranks = [next((hit.rank for hit in a.hits if is_answer(hit, question)), None) for a in (answer, alone)]
         same = [h.passage.id for h in answer.hits] == [h.passage.id for h in alone.hits]
-        outcomes.setdefault(question.kind or "", []).append((*ranks, answer.context is not None, same))
+        marked = highlights_answer(answer.hits[0], question) if ranks[0] == 1 else None
+        outcomes.setdefault(question.kind or "", []).append((*ranks, answer.context is not None, same, marked))
 
     def figures(ranks: list[int | None]) -> Figures:
         return Figures(len(ranks), _share([r == 1 for r in ranks]), _share([r is not None and r <= 3 for r in ranks]))
 
+    def marked(rows) -> float | None:
+        first = [r[4] for r in rows if r[4] is not None]
+        return _share(first) if first else None
+
     return [ConversationResult(kind, len(rows), figures([r[0] for r in rows]), figures([r[1] for r in rows]),
-                               _share([r[2] for r in rows]), _share([r[3] for r in rows]))
+                               _share([r[2] for r in rows]), _share([r[3] for r in rows]), marked(rows))
             for kind, rows in sorted(outcomes.items())]
 
 
 def conversations_table(results: list[ConversationResult]) -> str:
-    header = f"{'last question':<14} {'n':>4} {'':<10} {'with history':>14} {'without':>10} {'read with history':>18} {'unchanged':>10}"
+    header = (f"{'last question':<14} {'n':>4} {'':<10} {'with history':>14} {'without':>10} {'read with history':>18} "
+              f"{'unchanged':>10} {'answer marked':>14}")
     rows = [header, "-" * len(header)]
     for r in results:
         name = {"followup": "follow-up", "switch": "topic switch"}.get(r.kind, r.kind)
         for label, attribute in (("hit@1", "hit_at_1"), ("recall@3", "recall_at_3")):
             cells = [f"{getattr(f, attribute):.2f}" for f in (r.with_history, r.without_history)]
-            extra = f"{r.understood:>18.2f} {r.unchanged:>10.2f}" if label == "hit@1" else ""
+            marked = "-" if r.marked is None else f"{r.marked:.2f}"
+            extra = f"{r.understood:>18.2f} {r.unchanged:>10.2f} {marked:>14}" if label == "hit@1" else ""
             rows.append(f"{name if label == 'hit@1' else '':<14} {r.conversations if label == 'hit@1' else '':>4} "
                         f"{label:<10} {cells[0]:>14} {cells[1]:>10} {extra}".rstrip())
     return "\n".join(rows)

