@@ -349,6 +349,8 @@ def describe_validation_error(error: ValidationError) -> str:
             message = f"{field} is not a known field"
         elif kind == "literal_error" and field == "mode":
             message = f"mode must be one of {', '.join(MODES)}"
+        elif kind == "model_type":  # names no class of ours: "…instance of TurnIn"
+            message = f"{field} must be an object"
         else:
             message = f"{field}: {item['msg'][:1].lower() + item['msg'][1:]}"
         messages.append(message)

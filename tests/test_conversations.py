@@ -48,7 +48,7 @@ def without_timing(body: dict) -> dict:
 @pytest.mark.parametrize("history, message", [
     ("Wat is COMPASS?", "history"),
     ([{"question": f"vraag {i}"} for i in range(6)], "at most 5 turns"),
-    (["Wat is COMPASS?"], "history.0"),
+    (["Wat is COMPASS?"], "history.0 must be an object"),
     ([{}], "history.0.question is required"),
     ([{"question": ""}], "history.0.question is empty"),
     ([{"question": "x" * 1001}], "history.0.question is too long"),
