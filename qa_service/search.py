@@ -201,11 +201,11 @@ class Searcher:
         # Every mode embeds the question: confidence reads the cosines whichever ranking is asked for.
         # Every mode ranks by BM25 too: confidence reads the BM25 scores of the passages it judges.
         alone = Query(question, self.embedder.embed_queries([question])[0], generation.lexical.ranking(question, CANDIDATES))
-        judged = self._judge(generation, alone, top_k, mode)
+        judged = self._judge(generation, alone, top_k, mode, question)
         context = None
         if history and self._follows_up(generation, question, judged.confidences):
             query, context = self._in_context(generation, alone, history)
-            judged = self._judge(generation, query, top_k, mode)
+            judged = self._judge(generation, query, top_k, mode, question)
         hits = self._hits(generation, judged, top_k, alone)
         answered = bool(len(judged.confidences)) and float(judged.confidences[:ANSWER_DEPTH].max()) >= self.confidence.threshold
         took_ms = (time.perf_counter() - started) * 1000
@@ -266,7 +266,10 @@ class Searcher:
             topics.append(np.asarray(self.embedder.embed_queries([" ".join(asked)])[0], np.float32))
         return _unit(np.sum(topics, axis=0))
 
-    def _judge(self, generation: Generation, query: Query, top_k: int, mode: str) -> Judged:
+    def _judge(self, generation: Generation, query: Query, top_k: int, mode: str, asked: str) -> Judged:
+        """The first passages for `query` with their evidence and confidence; in hybrid mode, the
+        first NUMBERS_FIRST in order of the numbers of the question as `asked` they hold (a
+        follow-up's query also holds the numbers of the turns before it)."""
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if mode != "lexical":
@@ -283,7 +286,9 @@ class Searcher:
         records = generation.store.passages(rows)
         evidence = self._evidence(generation, query.text, query.vector, rows, records, query.bm25)
         if mode == "hybrid":
-            order = numbers_first(evidence, NUMBERS_FIRST)
+            lacking = ([found.numbers_absent for found in evidence] if asked == query.text
+                       else self._numbers_lacking(generation, asked, rows, records))
+            order = numbers_first(lacking, NUMBERS_FIRST)
             judged, evidence = [judged[i] for i in order], [evidence[i] for i in order]
         return Judged(query, judged, records, dense, lexical, evidence, self.confidence.probabilities(evidence))
 
@@ -341,11 +346,6 @@ class Searcher:
         unknown = sum(frequency[stem] == 0 for stem in stems) / len(stems) if stems else 0.0
         names_unknown = sum(frequency[name] == 0 for name in names) / len(names) if names else 0.0
 
-        def absent(terms: list[str], held: set[str]) -> float:
-            # A rare name or number the passage lacks tells more than a common one ("Nederland", "2023").
-            total = sum(idf[t] for t in terms)
-            return sum(idf[t] for t in terms if t not in held) / total if total > 0 else 0.0
-
         found = []
         for i, row in enumerate(rows):
             held = set(analyzer.stems(records[row].contextual_text()))
@@ -356,11 +356,20 @@ class Searcher:
                 coverage=sum(idf[stem] for stem in stems & held) / possible if possible > 0 else 0.0,
                 unknown=unknown * (1 - english),
                 names_unknown=names_unknown,
-                names_absent=absent(names, held),
-                numbers_absent=absent(numbers, held),
+                names_absent=_absent_share(names, held, idf),
+                numbers_absent=_absent_share(numbers, held, idf),
                 english=english,
             ))
         return found
+
+    @staticmethod
+    def _numbers_lacking(generation: Generation, question: str, rows: list[int], records: dict[int, Passage]) -> list[float]:
+        """The share of the question's numbers each passage lacks, as Evidence.numbers_absent reads it."""
+        analyzer = generation.lexical.analyzer
+        _, numbers = analyzer.specifics(question)
+        frequency = generation.lexical.document_frequencies(sorted(set(numbers)))
+        idf = {term: inverse_document_frequency(count, generation.passage_count) for term, count in frequency.items()}
+        return [_absent_share(numbers, set(analyzer.stems(records[row].contextual_text())), idf) for row in rows]
 
     @staticmethod
     def _fuse(generation: Generation, query_vector, dense, bm25, lexical, weight: float) -> list[tuple[int, float]]:
@@ -384,12 +393,19 @@ class Searcher:
         return [(pool[i], float(fused[i])) for i in order]
 
 
-def numbers_first(evidence: Sequence[Evidence], depth: int) -> list[int]:
+def numbers_first(lacking: Sequence[float], depth: int) -> list[int]:
     """The order of the judged passages with the first `depth` sorted by the share of the
-    question's numbers they lack (names and numbers weighted by rarity, Evidence.numbers_absent),
-    the fused order kept among equals. A question without numbers keeps the fused order."""
-    first = sorted(range(min(depth, len(evidence))), key=lambda i: evidence[i].numbers_absent)
-    return first + list(range(len(first), len(evidence)))
+    question's numbers each lacks (`lacking`, weighted by rarity), the fused order kept among
+    equals. A question without numbers keeps the fused order."""
+    first = sorted(range(min(depth, len(lacking))), key=lambda i: lacking[i])
+    return first + list(range(len(first), len(lacking)))
+
+
+def _absent_share(terms: Sequence[str], held: set[str], idf: dict[str, float]) -> float:
+    """The share of `terms` not `held`, weighted by rarity: a rare name or number a passage lacks
+    tells more than a common one ("Nederland", "2023")."""
+    total = sum(idf[t] for t in terms)
+    return sum(idf[t] for t in terms if t not in held) / total if total > 0 else 0.0
 
 
 def _best_sentence(passage: Passage, sentence_vectors: np.ndarray, query_vector: np.ndarray | None, terms,

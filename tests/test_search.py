@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from qa_service.confidence import Evidence
 from qa_service.index import LiveIndex
 from qa_service.lexical import ScoredRanking
 from qa_service.search import Searcher, numbers_first, standard_score_fusion
@@ -94,14 +93,50 @@ def test_the_first_passages_that_hold_the_questions_numbers_come_before_those_th
     """"Hoeveel militairen zijn in 2023 uitgezonden?": a passage about 2022 first in the fused
     ranking goes below one that names 2023; past the first three, and among equals, the fused
     order stands."""
-    def lacking(share: float) -> Evidence:
-        return Evidence(0.8, 0.8, 0.5, 0.5, 0.0, 0.0, 0.0, share, 0.0)
+    assert numbers_first([1.0, 0.0, 0.0, 0.0], 3) == [1, 2, 0, 3]
+    assert numbers_first([1.0, 0.4, 1.0, 0.0], 3) == [1, 0, 2, 3]
+    assert numbers_first([0.0] * 4, 3) == [0, 1, 2, 3]  # no numbers asked, or all held
+    assert numbers_first([1.0, 0.0], 3) == [1, 0]
+    assert numbers_first([1.0, 0.0], 0) == [0, 1]
 
-    assert numbers_first([lacking(1.0), lacking(0.0), lacking(0.0), lacking(0.0)], 3) == [1, 2, 0, 3]
-    assert numbers_first([lacking(1.0), lacking(0.4), lacking(1.0), lacking(0.0)], 3) == [1, 0, 2, 3]
-    assert numbers_first([lacking(0.0)] * 4, 3) == [0, 1, 2, 3]  # no numbers asked, or all held
-    assert numbers_first([lacking(1.0), lacking(0.0)], 3) == [1, 0]
-    assert numbers_first([lacking(1.0), lacking(0.0)], 0) == [0, 1]
+
+YEARS = {
+    "jaarverslag-a.txt": "Jaarverslag Defensie\n\nUitzendingen\n\nHet aantal uitgezonden militairen was hoog: in totaal "
+                         "zijn 3.337 militairen uitgezonden voor missies en operaties. Dat was in 2022.\n",
+    "jaarverslag-b.txt": "Jaarverslag Defensie\n\nInzet in het buitenland\n\nIn 2023 vertrokken 2.870 Nederlandse soldaten "
+                         "naar het buitenland.\n",
+    "nota-c.txt": "Nota Onderwijs\n\nLeraren\n\nHet lerarentekort in het primair onderwijs liep verder op.\n",
+}
+
+
+def test_a_question_for_one_years_figure_gets_the_passage_that_names_that_year_first(tmp_path, embedder, monkeypatch):
+    """The question's own numbers order the first passages of the fused ranking, also when a
+    follow-up borrows an earlier turn's year."""
+    import qa_service.search as search
+    from qa_service.config import Settings
+    from qa_service.index import build_index
+    from qa_service.search import Turn
+
+    (tmp_path / "corpus").mkdir()
+    for name, text in YEARS.items():
+        (tmp_path / "corpus" / name).write_text(text, encoding="utf-8")
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    searcher = Searcher(embedder, LiveIndex(settings, embedder))
+
+    def first(question: str, history=()) -> str:
+        return searcher.ask(question, top_k=3, history=history).hits[0].passage.citation.document
+
+    asked = "Hoeveel militairen zijn in 2023 uitgezonden?"
+    assert first(asked) == "jaarverslag-b.txt"
+    assert first("Hoeveel militairen zijn in 2022 uitgezonden?") == "jaarverslag-a.txt"
+    monkeypatch.setattr(search, "NUMBERS_FIRST", 0)
+    assert first(asked) == "jaarverslag-a.txt"  # the fused order alone: closer in words and meaning
+    monkeypatch.undo()
+    # A follow-up that names a year of its own is ordered by that year, not the earlier one's.
+    earlier = searcher.ask("Hoeveel militairen zijn in 2022 uitgezonden?", top_k=3)
+    answer = searcher.ask("en in 2023?", top_k=3, history=[Turn(earlier.question, tuple(h.passage.id for h in earlier.hits))])
+    assert answer.context is not None and answer.hits[0].passage.citation.document == "jaarverslag-b.txt"
 
 
 def test_the_highlight_is_the_sentence_with_the_answer(searcher):
