@@ -171,6 +171,18 @@ def test_html_article_headers_are_its_title_and_sections_and_the_site_around_it_
     assert text[0] == "Ga direct naar inhoud" and "Ander bericht." in text
     assert not {"Rijksoverheid", "Home", "U bent hier: Home > Documenten", "Sluit venster",
                 "Dit is een website van de Rijksoverheid."} & set(text)
+    # An article in the sidebar is a teaser, not the page's text; role="main" is <main>.
+    teaser = tmp_path / "met-zijbalk.html"
+    teaser.write_text(ARTICLE_PAGE.replace("<article>", "<div>", 1).replace("</article></div>", "</div></div>")
+                      .replace('<div role="contentinfo">', '<aside><article><p>Lees ook dit.</p></article></aside><div>'),
+                      encoding="utf-8")
+    text = [line.text for line in read_document(teaser).lines]
+    assert "De provincies verleenden in 2023 in totaal 312 natuurvergunningen." in text and "Lees ook dit." not in text
+    landmark = tmp_path / "landmark.html"
+    landmark.write_text(ARTICLE_PAGE.replace('<div id="inhoud"><article>', '<div role="main"><div>')
+                        .replace("</article></div>", "</div></div>"), encoding="utf-8")
+    document = read_document(landmark)
+    assert document.title == "Kamerbrief over de stikstofaanpak" and document.lines[-1].text.startswith("De provincies")
 
 
 def test_docx_title_heading_styles_tables_and_lines(tmp_path: Path):

@@ -13,7 +13,7 @@ _SKIPPED = frozenset("script style nav footer aside noscript template form butto
 _SKIPPED_ROLES = frozenset("banner navigation contentinfo complementary search".split())
 # A <header> inside these is the header of an article or section (its title, a date); elsewhere
 # it is the site's banner.
-_SECTIONING = ["article", "section", "main"]
+_SECTIONING = ("article", "section", "main")
 _BLOCKS = frozenset(
     """address article blockquote body caption dd details dialog div dl dt fieldset figcaption figure
     hr html li main ol p pre section summary tbody td tfoot th thead tr ul""".split()
@@ -32,8 +32,9 @@ def read_html(path: Path, name: str) -> Document:
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
     page_title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     writer = BlockWriter()
-    articles = [a for a in soup.find_all("article") if a.find_parent("article") is None]
-    root = soup.find("main") or (articles[0] if len(articles) == 1 else None) or soup.body or soup
+    mains = [m for m in soup.find_all(_is_main) if _in_the_text(m)]
+    articles = [a for a in soup.find_all("article") if a.find_parent("article") is None and _in_the_text(a)]
+    root = (mains[0] if mains else None) or (articles[0] if len(articles) == 1 else None) or soup.body or soup
     # Each open element: its remaining children, and whether closing it ends a block.
     stack = [(iter(root.children), False)]
     while stack:
@@ -70,7 +71,21 @@ def _outside_the_text(element) -> bool:
         return True
     if element.get("role") in _SKIPPED_ROLES:
         return True
-    return element.name == "header" and element.find_parent(_SECTIONING) is None
+    return element.name == "header" and element.find_parent(_is_sectioning) is None
+
+
+def _is_main(element) -> bool:
+    return element.name == "main" or element.get("role") == "main"
+
+
+def _is_sectioning(element) -> bool:
+    return element.name in _SECTIONING or element.get("role") == "main"
+
+
+def _in_the_text(element) -> bool:
+    """Whether an element stands in the page's text: neither it nor what holds it is left out
+    (an <article> inside an <aside> is a teaser, not the page's text)."""
+    return not any(_outside_the_text(e) for e in (element, *element.parents) if e.name is not None and e.name != "[document]")
 
 
 def _lays_out_a_page(table) -> bool:
