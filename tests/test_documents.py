@@ -93,9 +93,13 @@ def test_markdown_pipe_tables_read_row_by_row_with_their_column_names(tmp_path: 
         "| Verleende vergunningen | 2022 | 2023 |\n|:-----------------------|-----:|-----:|\n"
         "| Kennismigrant | 22.900 | 26.400 |\n| EU Blue Card | 760 | 760 |\n| Formule a \\| b | 1 | 2 |\n\n"
         "Tabel 2 Boetes per sector\n\nSector | 2023\n--- | ---\nHoreca | 38\n\n"
-        "Kies ja | nee.\n---\n\nDe IND controleerde 610 referenten.\n", encoding="utf-8")
+        "Kies ja | nee.\n---\n\nDe IND controleerde 610 referenten.\n\n"
+        "| Regio | 2022 |\n|---|---|\n| Noord | 4 | 9 |\n\n"  # a cell past the header's is left out
+        "Tabel 3 Leeg\n\n| Regio | 2022 |\n|---|---|\n\n"  # no rows: text, caption and all
+        "    | code | blok |\n    |---|---|\n    | a | b |\n", encoding="utf-8")
     document = read_document(path)
-    permits, fines = [block for block in document.blocks if isinstance(block, Table)]
+    permits, fines, regions = [block for block in document.blocks if isinstance(block, Table)]
+    assert [row.cells for row in regions.rows] == [("Noord", "4")]
     assert (permits.caption, permits.header) == ("", ("Verleende vergunningen", "2022", "2023"))
     assert [(row.cells, [line.number for line in row.lines]) for row in permits.rows] == [
         (("Kennismigrant", "22.900", "26.400"), [9]), (("EU Blue Card", "760", "760"), [10]), (("Formule a | b", "1", "2"), [11])]
@@ -105,6 +109,7 @@ def test_markdown_pipe_tables_read_row_by_row_with_their_column_names(tmp_path: 
     texts = [p.text for p in passages_of(path)]
     assert "Verleende vergunningen — Kennismigrant: 2022 22.900; 2023 26.400\nEU Blue Card: 2022 760; 2023 760" in texts[1]
     assert texts[2] == "Tabel 2 Boetes per sector — Horeca: 2023 38"
+    assert "Tabel 3 Leeg" in texts[-1] and "| Regio | 2022 |" in texts[-1] and "| code | blok |" in texts[-1]
 
 
 def test_unknown_type_and_binary_data_are_refused_with_a_reason(tmp_path: Path):

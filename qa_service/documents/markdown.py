@@ -44,7 +44,8 @@ def read_markdown(path: Path, name: str) -> Document:
             caption = ""
             if isinstance(above, Paragraph) and len(above.lines) == 1 and CAPTION.match(above.lines[0].text.strip()):
                 caption = blocks.pop().lines[0].text.strip()
-            rows = [(_cells(row.text), (row,)) for k, row in enumerate(lines[i:table_end]) if k != 1]
+            width = len(_cells(text))  # as in GitHub's Markdown, a row's cells past the header's are left out
+            rows = [(_cells(row.text)[:width], (row,)) for k, row in enumerate(lines[i:table_end]) if k != 1]
             blocks.append(table_from_grid(caption, rows, header_rows=1))
             continue
         if text.lstrip().startswith(("```", "~~~")):
@@ -76,8 +77,9 @@ def read_markdown(path: Path, name: str) -> Document:
 
 def _table_end(lines: list[Line], i: int) -> int:
     """Where the pipe table that starts at line `i` ends (its header row, the delimiter row
-    under it, and the rows up to a line without a pipe), or 0 if none starts there."""
-    if "|" not in lines[i].text or i + 1 >= len(lines):
+    under it, and the rows up to a line without a pipe), or 0 if none starts there. A table
+    without rows stays text, and so does one indented as code."""
+    if "|" not in lines[i].text or i + 1 >= len(lines) or lines[i].text.startswith(("    ", "\t")):
         return 0
     delimiter = lines[i + 1].text  # with a pipe: a lone "---" under a line is a heading's underline
     if "|" not in delimiter or not _DELIMITER_ROW.match(delimiter) or len(_cells(delimiter)) != len(_cells(lines[i].text)):
@@ -85,7 +87,7 @@ def _table_end(lines: list[Line], i: int) -> int:
     end = i + 2
     while end < len(lines) and "|" in lines[end].text and lines[end].text.strip():
         end += 1
-    return end
+    return end if end > i + 2 else 0
 
 
 def _cells(row: str) -> list[str]:
