@@ -355,18 +355,18 @@ def evaluate_conversations(searcher: Searcher, conversations: list[Conversation]
         answer = searcher.ask(question.question, top_k=top_k, history=conversation_history(searcher, conversation.earlier))
         ranks = [next((hit.rank for hit in a.hits if is_answer(hit, question)), None) for a in (answer, alone)]
         same = [h.passage.id for h in answer.hits] == [h.passage.id for h in alone.hits]
-        marked = highlights_answer(answer.hits[0], question) if ranks[0] == 1 else None
-        outcomes.setdefault(question.kind or "", []).append((*ranks, answer.context is not None, same, marked))
+        answer_marked = highlights_answer(answer.hits[0], question) if ranks[0] == 1 else None
+        outcomes.setdefault(question.kind or "", []).append((*ranks, answer.context is not None, same, answer_marked))
 
     def figures(ranks: list[int | None]) -> Figures:
         return Figures(len(ranks), _share([r == 1 for r in ranks]), _share([r is not None and r <= 3 for r in ranks]))
 
-    def marked(rows) -> float | None:
+    def marked_share(rows) -> float | None:
         first = [r[4] for r in rows if r[4] is not None]
         return _share(first) if first else None
 
     return [ConversationResult(kind, len(rows), figures([r[0] for r in rows]), figures([r[1] for r in rows]),
-                               _share([r[2] for r in rows]), _share([r[3] for r in rows]), marked(rows))
+                               _share([r[2] for r in rows]), _share([r[3] for r in rows]), marked_share(rows))
             for kind, rows in sorted(outcomes.items())]
 
 
@@ -378,8 +378,8 @@ def conversations_table(results: list[ConversationResult]) -> str:
         name = {"followup": "follow-up", "switch": "topic switch"}.get(r.kind, r.kind)
         for label, attribute in (("hit@1", "hit_at_1"), ("recall@3", "recall_at_3")):
             cells = [f"{getattr(f, attribute):.2f}" for f in (r.with_history, r.without_history)]
-            marked = "-" if r.marked is None else f"{r.marked:.2f}"
-            extra = f"{r.understood:>18.2f} {r.unchanged:>10.2f} {marked:>14}" if label == "hit@1" else ""
+            marked_cell = "-" if r.marked is None else f"{r.marked:.2f}"
+            extra = f"{r.understood:>18.2f} {r.unchanged:>10.2f} {marked_cell:>14}" if label == "hit@1" else ""
             rows.append(f"{name if label == 'hit@1' else '':<14} {r.conversations if label == 'hit@1' else '':>4} "
                         f"{label:<10} {cells[0]:>14} {cells[1]:>10} {extra}".rstrip())
     return "\n".join(rows)

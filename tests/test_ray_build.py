@@ -223,6 +223,8 @@ def test_ray_datas_errors_reach_the_console_without_their_tracebacks(capsys):
     try:
         console_without_tracebacks()
         console_without_tracebacks()  # once is enough: a second call wraps nothing again
+        files = [(h, f) for h, f in zip(handlers, formatters) if not isinstance(h, logging.StreamHandler)]
+        assert files and all(h.formatter is f for h, f in files)  # ray-data.log keeps the tracebacks
         try:
             raise RuntimeError("the actor died unexpectedly")
         except RuntimeError as exc:

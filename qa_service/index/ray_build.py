@@ -270,7 +270,8 @@ def console_without_tracebacks() -> None:
     every failed task with its traceback); the tracebacks stay in ray-data.log, in the session's
     logs folder. A build that fails says why in a sentence of its own."""
     for handler in logging.getLogger("ray.data").handlers:
-        if type(handler).__name__ != "SessionFileHandler" and not isinstance(handler.formatter, WithoutTraceback):
+        if (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+                and not isinstance(handler.formatter, WithoutTraceback)):
             handler.setFormatter(WithoutTraceback(handler.formatter))
 
 
