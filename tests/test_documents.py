@@ -75,6 +75,21 @@ def test_text_without_page_information_has_no_pages(tmp_path: Path):
     assert not document.paged
 
 
+def test_a_chapter_cut_from_a_report_keeps_its_numbered_heading_as_a_section(tmp_path: Path):
+    """"3 Operaties" at the top of an excerpt, continued by "3.1" and "3.2", heads the chapter's
+    sections instead of becoming the document's title; a title that only starts with a year stays one."""
+    path = tmp_path / "jaarverslag-h3.txt"
+    path.write_text("3 Operaties\n\nDefensie leverde in 2023 een grote bijdrage.\n\n3.1 Missies\n\n"
+                    "Gemiddeld waren 1.140 militairen uitgezonden.\n\n3.2 Nationale taken\n\nDe marechaussee bewaakte Schiphol.\n")
+    document = read_document(path)
+    assert document.title == "Jaarverslag h3"
+    assert headings(document) == [(1, "3 Operaties"), (2, "3.1 Missies"), (2, "3.2 Nationale taken")]
+    assert [p.citation.section for p in passages_of(path)][1] == ("3 Operaties", "3.1 Missies")
+    yearly = tmp_path / "beeld.txt"
+    yearly.write_text("2023 in beeld\n\nHet jaar in cijfers.\n\n1 Inleiding\n\nDit verslag beschrijft 2023.\n")
+    assert read_document(yearly).title == "2023 in beeld"
+
+
 def test_markdown_headings_give_title_and_sections(tmp_path: Path):
     path = tmp_path / "nota.md"
     path.write_text("# Nota over water\n\nInleidende tekst.\n\n## Dijken\n\nTekst over dijken.\n\n### Onderhoud\n\nMeer.\n\n```\n# geen kop\n```\n")

@@ -15,6 +15,12 @@ _LONE_NUMBER = re.compile(r"^[-–—]?\s*\d{1,4}\s*[-–—]?$")
 _COLUMN_GAP = re.compile(r"\S(?: {3,}|\t)\S")  # words set apart in columns: a table's header, not a heading
 
 
+def section_number(text: str) -> str | None:
+    """The number a heading gives its section ("3.1" of "3.1 Missies"), None if it has none."""
+    numbered = _SECTION_NUMBER.match(text.strip())
+    return numbered.group(1) if numbered else None
+
+
 def is_heading_text(text: str, width: int) -> bool:
     """Whether a line reads like a heading: short, no sentence end, starting with a capital or a
     section number, words not set apart in columns. `width` is the usual length of a line of the

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
 from .pages import EDGE_LINES, PrintedNumber, is_lone_number, looks_like_year, numbers_in, page_numbers, running_lines
-from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations
+from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations, section_number
 from .text_tables import find_tables
 
 
@@ -51,7 +51,8 @@ def read_text(path: Path, name: str) -> Document:
         if not line.text.strip():
             break
         title_lines.append(line)
-    if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines):
+    if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines) \
+            and not _opens_a_numbered_chapter(title_lines, content):
         title = " ".join(line.text.strip() for line in title_lines)
         body = content[first + len(title_lines) :]
     else:
@@ -96,6 +97,14 @@ def read_text(path: Path, name: str) -> Document:
     flush()
     blocks = merge_continuations(blocks)
     return Document(name, title, assign_levels(blocks), lines, numbering, page_count)
+
+
+def _opens_a_numbered_chapter(title_lines: list[Line], content: list[Line]) -> bool:
+    """Whether the first lines are a chapter's heading rather than the document's title: one
+    numbered line ("3 Operaties") whose number the later headings continue ("3.1 Missies"), as
+    in a chapter cut from a report."""
+    number = section_number(title_lines[0].text) if len(title_lines) == 1 else None
+    return number is not None and any(section_number(line.text) == f"{number}.1" for line in content)
 
 
 def _closes_its_page(body: list[Line], i: int, next_filled: dict[int, int], text_page: Page | None) -> bool:
