@@ -316,6 +316,25 @@ def test_a_signature_that_ends_a_page_is_no_heading_and_a_divider_page_still_hea
     assert groundwater.citation.section == ("2 Grondwater",) and page_of(passages, "grondwaterstand") == 3
 
 
+def test_a_table_of_contents_gives_no_page_numbers_titles_or_headings(tmp_path: Path):
+    """A report as pdftotext writes it, its contents on page 3: the chapter numbers and page
+    references of the entries are no page numbers, and neither "Inhoud" nor an entry with a dot
+    leader is the title or a heading."""
+    path = tmp_path / "rapport-jeugdzorg.txt"
+    contents = ("Inhoud\n\nSamenvatting                          4\n1   Inleiding                         5\n"
+                "1.1 Aanleiding ...................... 5\n1.2 Werkwijze ....................... 6\n"
+                "2   Bevindingen                       7\n\n\n{:>36}")
+    pages = [contents,
+             "Samenvatting\n\nDe inspectie onderzocht de jeugdzorg bij veertig aanbieders.\n\n\n{:>36}",
+             "1 Inleiding\n\n1.1 Aanleiding\n\nDe Tweede Kamer vroeg om een onderzoek naar de wachtlijsten.\n\n\n{:>36}"]
+    path.write_text("\n\f".join(page.format(n) for page, n in zip(pages, (3, 4, 5))) + "\n")
+    document = read_document(path)
+    assert document.title == "Rapport jeugdzorg"
+    assert [page_of_line(document, words) for words in ("Aanleiding ....", "veertig aanbieders", "wachtlijsten")] == [3, 4, 5]
+    assert [text for _, text in headings(document)] == ["Inhoud", "Samenvatting", "1 Inleiding", "1.1 Aanleiding"]
+    assert page_of(passages_of(path), "wachtlijsten") == 5
+
+
 def test_form_feeds_settle_that_page_numbers_open_their_pages(tmp_path: Path):
     """Numbers at the top of every page, and a short last page: less text after the last number
     than on the cover before the first, yet the form feeds show that each number opens a page."""

@@ -34,6 +34,7 @@ _PAGE_WORD = re.compile(rf"^(?:pagina|page|pag\.?|blz\.?|bladzijde|p\.)\s*{_NUME
                         re.IGNORECASE)
 _OF_TOTAL = re.compile(r"^(\d{1,4})\s*(?:/|van|of)\s*(\d{1,4})$")
 # Where a header or footer line holds more than its number: a separator or a wide gap.
+_CONTENTS_ENTRY = re.compile(r"\S\s*(?:\.\s?){4,}\s*\S{1,8}$|\S\s*…{2,}\s*\S{1,8}$")
 _SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+[-–—]\s+|\s{3,}|\t+")
 _DIGITS = re.compile(r"\d+")
 _HAS_DIGIT = re.compile(r"\d")
@@ -99,11 +100,17 @@ def _whole(text: str) -> PrintedNumber | None:
     return None
 
 
+def is_contents_entry(text: str) -> bool:
+    """A line of a table of contents: a dot leader, then the page it points to
+    ("1.1 Aanleiding ........ 5"). Its number is no page's, and the line heads nothing."""
+    return bool(_CONTENTS_ENTRY.search(text))
+
+
 def numbers_in(text: str) -> list[PrintedNumber]:
     """The page numbers a header or footer line may hold: the whole line, or the first or last
     part of a line that a separator or a wide gap divides ("Jaarverslag 2023 | 23")."""
     text = text.strip()
-    if not text or len(text) > 160:
+    if not text or len(text) > 160 or is_contents_entry(text):
         return []
     if not _HAS_DIGIT.search(text) and (len(text) > 40 or not _ROMAN_WORD.search(text)):
         return []  # the quick way out for most lines

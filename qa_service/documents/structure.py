@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from .model import Block, Document, DocumentError, Heading, Line, Paragraph, title_from_name
+from .pages import is_contents_entry
 from .tables import row_line, table_from_grid
 
 SENTENCE_END = ".!?:;"
@@ -27,6 +28,8 @@ def is_heading_text(text: str, width: int) -> bool:
     document."""
     text = text.strip()
     if not text or text[-1] in SENTENCE_END + ",-–—" or len(text) > max(40, 0.7 * width) or _COLUMN_GAP.search(text):
+        return False
+    if is_contents_entry(text):
         return False
     if len(text.split()) > 12 or _LONE_NUMBER.match(text):
         return False

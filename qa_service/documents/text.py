@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, title_from_name
-from .pages import EDGE_LINES, PrintedNumber, is_lone_number, looks_like_year, numbers_in, page_numbers, running_lines
+from .pages import (
+    EDGE_LINES,
+    PrintedNumber,
+    is_contents_entry,
+    is_lone_number,
+    looks_like_year,
+    numbers_in,
+    page_numbers,
+    running_lines,
+)
 from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations, section_number
 from .text_tables import find_tables
 
@@ -51,8 +60,10 @@ def read_text(path: Path, name: str) -> Document:
         if not line.text.strip():
             break
         title_lines.append(line)
+    after_title = next((line.text for line in content[first + len(title_lines):] if line.text.strip()), "")
+    opens_contents = is_contents_entry(after_title) or " ".join(t.text.strip() for t in title_lines).lower() in CONTENTS_HEADINGS
     if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines) \
-            and not _opens_a_numbered_chapter(title_lines, content):
+            and not _opens_a_numbered_chapter(title_lines, content) and not opens_contents:
         title = " ".join(line.text.strip() for line in title_lines)
         body = content[first + len(title_lines) :]
     else:
@@ -97,6 +108,10 @@ def read_text(path: Path, name: str) -> Document:
     flush()
     blocks = merge_continuations(blocks)
     return Document(name, title, assign_levels(blocks), lines, numbering, page_count)
+
+
+# What a table of contents is headed by; such a heading at the top of a file is not its title.
+CONTENTS_HEADINGS = frozenset({"inhoud", "inhoudsopgave", "inhoudstafel", "contents", "table of contents"})
 
 
 def _opens_a_numbered_chapter(title_lines: list[Line], content: list[Line]) -> bool:
@@ -191,9 +206,17 @@ def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> l
     as form feeds passed between them), with text between any two. Years count only in a
     sequence of three or more. A document with one page and no sequence: its last line, if that
     is a lone number."""
+    # Where form feeds mark the pages, a page's number stands among its first or last lines, not
+    # in the middle (a table of contents: "1   Inleiding   5").
+    by_sheet: dict[int, list[int]] = {}
+    for i in filled:
+        by_sheet.setdefault(breaks[i], []).append(i)
+    at_edges = {i for lines in by_sheet.values() for i in (*lines[:EDGE_LINES], *lines[-EDGE_LINES:])}
+    sheets = len(by_sheet) > 1
     candidates = [
         _Candidate(i, number, breaks[i])
         for i in filled
+        if not sheets or i in at_edges
         for number in numbers_in(texts[i])
     ]
     text_before = {i: position for position, i in enumerate(filled)}  # lines with text before each
@@ -208,6 +231,8 @@ def _numbered_lines(texts: list[str], breaks: list[int], filled: list[int]) -> l
             return False
         last = run[-1]
         step, passed = candidate.number.value - last.number.value, candidate.breaks_before - last.breaks_before
+        if sheets and not passed:
+            return False  # where form feeds mark the pages, the next page's number is on the next one
         return (step == 1 or (passed > 1 and step == passed)) and text_before[candidate.index] - text_before[last.index] > 1
 
     for candidate in candidates:
