@@ -26,6 +26,7 @@ from sample_files import (
 )
 
 from qa_service.documents import DocumentError, Heading, Paragraph, Table, page_label, read_document
+from qa_service.documents.pdf import heading_levels
 from qa_service.passages import split_document
 
 
@@ -73,6 +74,45 @@ def test_pdf_passages_cite_the_printed_page(tmp_path: Path):
     assert onderhoud.section == ("1 Inleiding", "Dijkonderhoud")
     assert onderhoud.label == "Jaarverslag Waterbeheer 2023 › Dijkonderhoud, p. 1–2, r. 7–10"  # runs on over the break
     assert by_text["zeventien"].page == 2
+
+
+def test_pdf_section_numbers_set_the_level_of_headings_in_one_style(tmp_path: Path):
+    """Sections and subsections in one bold body-size style: the number says which is which."""
+    body = 10
+    pages = [[
+        ("Rapport toezicht jeugdzorg", 20, True), GAP,
+        ("1 Inleiding", body, True), ("Dit rapport gaat over het toezicht op de jeugdzorg.", body, False), GAP,
+        ("1.1 Aanpak", body, True), ("De inspectie bezocht veertig aanbieders van jeugdzorg.", body, False), GAP,
+        ("1.1.1 Gemeenten", body, True), ("Ook spraken de inspecteurs met twaalf gemeenten.", body, False), GAP,
+        ("1.2. Leeswijzer", body, True), ("Hoofdstuk twee bevat de bevindingen.", body, False), GAP,
+        ("2 Bevindingen", body, True), ("De wachtlijsten zijn langer geworden.", body, False),
+    ]]
+    document = read_document(write_pdf(tmp_path / "jeugdzorg.pdf", pages, footers=False))
+    assert headings(document) == [(1, "1 Inleiding"), (2, "1.1 Aanpak"), (3, "1.1.1 Gemeenten"),
+                                  (2, "1.2. Leeswijzer"), (1, "2 Bevindingen")]
+    passages = split_document(document)
+    assert passage_with(passages, "twaalf gemeenten").citation.section == ("1 Inleiding", "1.1 Aanpak", "1.1.1 Gemeenten")
+    assert passage_with(passages, "bevindingen").citation.section == ("1 Inleiding", "1.2. Leeswijzer")
+
+
+XL, LARGE, BOLD = (20.0, True), (16.0, True), (10.0, True)
+
+
+@pytest.mark.parametrize("found, levels", [
+    # A chapter title in a larger font above its numbered sections: "2.1" goes on from it.
+    ([("Beleidsthema 2", XL), ("2.1 Doel", BOLD), ("2.1.1 Missies", BOLD), ("Beleidsthema 3", XL), ("3.1 Doel", BOLD)],
+     [1, 2, 3, 1, 2]),
+    # A part above numbered chapters: the numbers move down below it.
+    ([("Deel A", XL), ("1 Inleiding", LARGE), ("1.1 Aanpak", BOLD), ("Kader", BOLD)], [1, 2, 3, 3]),
+    # Numbered and unnumbered headings in one style: the unnumbered ones stand with the chapters.
+    ([("Samenvatting", BOLD), ("1 Inleiding", BOLD), ("1.1 Aanpak", BOLD), ("Bijlage", BOLD)], [1, 1, 2, 1]),
+    # An unnumbered style below numbered ones sits under their deepest number.
+    ([("1 Inleiding", LARGE), ("1.1 Aanpak", LARGE), ("1.1.1 Gemeenten", LARGE), ("Kader", BOLD)], [1, 2, 3, 4]),
+    # No numbers: larger fonts are outer levels.
+    ([("Inleiding", XL), ("Aanpak", LARGE), ("Kader", BOLD)], [1, 2, 3]),
+])
+def test_pdf_heading_levels_from_numbers_and_font_styles(found, levels):
+    assert heading_levels(found) == levels
 
 
 def test_a_pdf_without_labels_counts_its_pages_from_one(tmp_path: Path):

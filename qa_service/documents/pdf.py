@@ -19,7 +19,7 @@ from pathlib import Path
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, Table, title_from_name
 from .page_layout import PageLayout, PdfLine, read_page
 from .pages import EDGE_LINES, PrintedNumber, is_lone_number, numbers_in, page_numbers, running_lines
-from .structure import is_heading_text, merge_continuations
+from .structure import is_heading_text, merge_continuations, section_depth
 from .tables import table_from_grid
 
 HEADING_SIZE_RATIO = 1.15  # a line this much larger than the body text is a heading
@@ -42,8 +42,9 @@ def read_pdf(path: Path, name: str) -> Document:
     """PDF: pages cited by the numbers printed on them; headings from font sizes and bold.
 
     A line is a heading when its font is clearly larger than the body text, or when it is in
-    bold at body size and reads like a heading (short, no sentence end); larger fonts are outer
-    levels. Running headers and footers and page numbers are kept as lines but are not text.
+    bold at body size and reads like a heading (short, no sentence end); a section number gives
+    its level, else its font does, larger fonts outer (heading_levels). Running headers and
+    footers and page numbers are kept as lines but are not text.
     Footnotes become paragraphs of their own after their page's text; a paragraph that runs on
     over a page or column break is joined. A vertical gap wider than the usual line spacing
     ends a paragraph.
@@ -257,10 +258,10 @@ class _Assembly:
         heading_styles = [group[0].source.style for heading, group in groups if heading]
         if groups and groups[0][0] and heading_styles.count(heading_styles[0]) == 1:
             title = joined(groups[0][1])
-            groups, heading_styles = groups[1:], heading_styles[1:]
-        level_of = {style: level for level, style in enumerate(sorted(set(heading_styles), reverse=True), start=1)}
+            groups = groups[1:]
+        levels = iter(heading_levels([(joined(group), group[0].source.style) for heading, group in groups if heading]))
         blocks: list[Block] = [
-            Heading(joined(group), level_of[group[0].source.style], group[0].line) if heading
+            Heading(joined(group), next(levels), group[0].line) if heading
             else Paragraph(tuple(item.line for item in group))
             for heading, group in groups
         ]
@@ -299,6 +300,39 @@ class _Assembly:
                 result.append(waiting.pop(0)[1])
         result.extend(paragraph for _, paragraph in waiting)
         return result
+
+
+def heading_levels(headings: list[tuple[str, tuple[float, bool]]]) -> list[int]:
+    """The level of each heading, given as its text and font style (size, bold); 1 is outermost.
+
+    A numbered heading ("2.1 Veiligheid", "2.1.") takes the depth of its number, as in plain
+    text, whatever its style: reports set "1.1" and "1.1.1" alike. An unnumbered heading takes
+    the level of its style, larger styles outer: in a style that numbered headings share, the
+    level of its shallowest numbers; in a style of its own, one below the style above it (below
+    the deepest number of a numbered style). Unnumbered styles larger than every numbered one
+    ("Beleidsthema 2", "Deel A") stand above the numbers: the first number's depth goes on from
+    them ("2.1" under "Beleidsthema 2") or, where it cannot, all numbers move down to make room.
+    """
+    depths = [section_depth(text) for text, _ in headings]
+    numbered: dict[tuple[float, bool], list[int]] = {}
+    for (_, style), depth in zip(headings, depths):
+        if depth is not None:
+            numbered.setdefault(style, []).append(depth)
+    styles = sorted({style for _, style in headings}, reverse=True)
+    offset = 0
+    if numbered:
+        above = next(i for i, style in enumerate(styles) if style in numbered)  # unnumbered styles on top
+        offset = max(0, above - (min(min(found) for found in numbered.values()) - 1))
+    level_of: dict[tuple[float, bool], int] = {}
+    level = 0  # the level of the style just above, for an unnumbered style below it
+    for style in styles:
+        if style in numbered:
+            level_of[style] = min(numbered[style]) + offset
+            level = max(numbered[style]) + offset
+        else:
+            level += 1
+            level_of[style] = level
+    return [level_of[style] if depth is None else depth + offset for (_, style), depth in zip(headings, depths)]
 
 
 @dataclass

@@ -22,6 +22,12 @@ def section_number(text: str) -> str | None:
     return numbered.group(1) if numbered else None
 
 
+def section_depth(text: str) -> int | None:
+    """How deep a heading's number puts its section (1 for "3", 2 for "3.1"), None without one."""
+    number = section_number(text)
+    return None if number is None else number.count(".") + 1
+
+
 def is_heading_text(text: str, width: int) -> bool:
     """Whether a line reads like a heading: short, no sentence end, starting with a capital or a
     section number, words not set apart in columns. `width` is the usual length of a line of the
@@ -50,10 +56,10 @@ def assign_levels(blocks: list[Block]) -> list[Block]:
         if not isinstance(block, Heading):
             result.append(block)
             continue
-        numbered = _SECTION_NUMBER.match(block.text)
+        depth = section_depth(block.text)
         is_group = i + 1 < len(blocks) and isinstance(blocks[i + 1], Heading)
-        if numbered:
-            level = numbered.group(1).count(".") + 1
+        if depth is not None:
+            level = depth
         elif is_group:
             level, seen_group = 1, True
         else:
