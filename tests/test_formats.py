@@ -486,6 +486,80 @@ def test_docx_headings_in_a_template_style_or_with_an_outline_level_head_their_s
         "3 Monitoring", "3.1 Eerste meting", "3.1.1 Scholen")
 
 
+def _text_box(*paragraphs: str) -> str:
+    """A run holding a text box of these w:p paragraphs as Word writes it: DrawingML (wps) in
+    mc:Choice and the same text again as VML in mc:Fallback."""
+    content = "<w:txbxContent>" + "".join(paragraphs) + "</w:txbxContent>"
+    return (
+        '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+        ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+        ' xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"'
+        ' xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+        ' xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"'
+        ' xmlns:v="urn:schemas-microsoft-com:vml">'
+        '<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wp:anchor distT="0" distB="0" distL="0"'
+        ' distR="0" simplePos="0" relativeHeight="1" behindDoc="0" locked="0" layoutInCell="1" allowOverlap="1">'
+        '<wp:simplePos x="0" y="0"/><wp:positionH relativeFrom="column"><wp:posOffset>0</wp:posOffset>'
+        '</wp:positionH><wp:positionV relativeFrom="paragraph"><wp:posOffset>0</wp:posOffset></wp:positionV>'
+        '<wp:extent cx="2000000" cy="800000"/><wp:wrapSquare wrapText="bothSides"/><wp:docPr id="1" name="Kader"/>'
+        '<a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+        f"<wps:wsp><wps:txbx>{content}</wps:txbx><wps:bodyPr/></wps:wsp></a:graphicData></a:graphic>"
+        "</wp:anchor></w:drawing></mc:Choice>"
+        f'<mc:Fallback><w:pict><v:shape style="width:160pt;height:60pt"><v:textbox>{content}</v:textbox>'
+        "</v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+    )
+
+
+def _box_paragraph(text: str, style: str = "") -> str:
+    properties = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f"<w:p>{properties}<w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def test_docx_text_box_is_read_once_after_the_paragraph_it_is_anchored_in(tmp_path: Path):
+    """A "Kader" box: its text follows the paragraph that anchors it, in that paragraph's
+    section, once although Word stores it twice; its title in a heading style heads nothing."""
+    import docx
+    from docx.oxml import parse_xml
+
+    word = docx.Document()
+    word.add_heading("Evaluatie Wet inburgering", 0)
+    word.add_heading("2 Taaleisen", 1)
+    anchor = word.add_paragraph("Gemeenten toetsen het taalniveau bij de brede intake.")
+    anchor._p.append(parse_xml(_text_box(
+        _box_paragraph("Kader 2.1 Taalniveau", style="Heading2"),
+        _box_paragraph("Het taalniveau B1 is de norm voor inburgeraars."))))
+    word.add_paragraph("De meeste inburgeraars volgen de B1-route.")
+    path = tmp_path / "evaluatie.docx"
+    word.save(str(path))
+    document = read_document(path)
+
+    assert headings(document) == [(1, "2 Taaleisen")]
+    assert [line.text for line in document.lines][2:] == [
+        "Gemeenten toetsen het taalniveau bij de brede intake.", "Kader 2.1 Taalniveau",
+        "Het taalniveau B1 is de norm voor inburgeraars.", "De meeste inburgeraars volgen de B1-route."]
+    passages = split_document(document)
+    (box,) = [p for p in passages if "Het taalniveau B1 is de norm voor inburgeraars." in p.text]
+    assert box.text.count("Het taalniveau B1 is de norm voor inburgeraars.") == 1
+    assert box.citation.section == ("2 Taaleisen",)
+    assert any("Gemeenten toetsen het taalniveau bij de brede intake." in p.text for p in passages)
+
+
+def test_docx_boxes_nested_in_boxes_are_read_once_each_in_reading_order(tmp_path: Path):
+    """Each box carries a Fallback copy of all the boxes inside it, so the file holds 2^12 copies
+    of the innermost one; a reader that took every copy would read them all."""
+    import docx
+    from docx.oxml import parse_xml
+
+    box = _box_paragraph("Niveau 12.")
+    for level in range(11, 0, -1):
+        box = f"<w:p><w:r><w:t>Niveau {level}.</w:t></w:r>{_text_box(box)}</w:p>"
+    word = docx.Document()
+    word.add_paragraph("Het kader.")._p.append(parse_xml(_text_box(box)))
+    path = tmp_path / "kaders.docx"
+    word.save(str(path))
+    assert [line.text for line in read_document(path).lines] == ["Het kader."] + [f"Niveau {n}." for n in range(1, 13)]
+
+
 # A table whose header cell "Bedrag" is merged over the two year columns, and whose first row
 # holds the same figure in both: the merged cell shows once, both figures stay.
 WORKLOAD_TABLE = [("Sector", "Bedrag", None), ("", "2024", "2025"),

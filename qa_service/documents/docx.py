@@ -1,5 +1,6 @@
 """Word (.docx): headings from the 'Title' and 'Heading N' styles, the styles based on them
-and outline levels; tables row by row with their column names and caption."""
+and outline levels; tables row by row with their column names and caption; the text of text
+boxes ("Kader" boxes) after the paragraph they are anchored in."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from .model import Document, DocumentError
 from .structure import BlockWriter
 from .tables import CAPTION
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_TEXT_BOX, _PARAGRAPH = _W + "txbxContent", _W + "p"
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING = re.compile(r"heading ([1-9])", re.IGNORECASE)  # a file stores "heading 1" whatever Word shows ("Kop 1")
 _BODY_TEXT = 9  # the outline level Word gives to body text; 0 to 8 are heading levels 1 to 9
 
@@ -44,11 +48,47 @@ def read_docx(path: Path, name: str) -> Document:
         if level is not None:
             writer.heading(item.text, level)
         else:
-            for part in item.text.split("\n"):  # line breaks within the paragraph
-                writer.text(part)
-                writer.end_line()
-            writer.end_block()
+            _body_text(writer, item.text)
+        for paragraph in _box_paragraphs(item._p):
+            _body_text(writer, paragraph.text)
     return writer.document(name)
+
+
+def _body_text(writer: BlockWriter, text: str) -> None:
+    """A paragraph of body text: a block with a line per line break."""
+    for part in text.split("\n"):
+        writer.text(part)
+        writer.end_line()
+    writer.end_block()
+
+
+def _box_paragraphs(paragraph):
+    """The paragraphs of the text boxes anchored in a paragraph, in reading order: each box's
+    paragraphs, each one followed by those of a box anchored in it. They are body text whatever
+    their style, so a box's title cannot start a section that would swallow the text after the
+    box. Each element is visited once, however deep boxes nest."""
+    pending = _outermost(paragraph, _TEXT_BOX)[::-1]
+    while pending:
+        element = pending.pop()
+        if element.tag == _TEXT_BOX:
+            pending.extend(_outermost(element, _PARAGRAPH)[::-1])
+        else:
+            yield element
+            pending.extend(_outermost(element, _TEXT_BOX)[::-1])
+
+
+def _outermost(element, tag: str) -> list:
+    """The elements with a tag inside an element, in document order, leaving out those inside
+    one found or inside a text box, and Word's second copy of a shape: it writes a text box
+    twice, as DrawingML in mc:Choice and as VML in mc:Fallback."""
+    found, pending = [], list(element)[::-1]
+    while pending:
+        node = pending.pop()
+        if node.tag == tag:
+            found.append(node)
+        elif node.tag not in (_FALLBACK, _TEXT_BOX):
+            pending.extend(list(node)[::-1])
+    return found
 
 
 def _heading_level(paragraph) -> int | None:
