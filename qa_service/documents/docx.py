@@ -34,6 +34,7 @@ def read_docx(path: Path, name: str) -> Document:
             "save it again as .docx and add it once more."
         ) from None
     writer = BlockWriter()
+    heading_level = _heading_levels(word)
     items = list(word.iter_inner_content())
     for i, item in enumerate(items):
         if isinstance(item, Table):
@@ -44,7 +45,7 @@ def read_docx(path: Path, name: str) -> Document:
             continue
         if i + 1 < len(items) and isinstance(items[i + 1], Table) and _is_caption(item):
             continue  # written with its table
-        level = _heading_level(item)
+        level = heading_level(item)
         if level is not None:
             writer.heading(item.text, level)
         else:
@@ -91,14 +92,35 @@ def _outermost(element, tag: str) -> list:
     return found
 
 
-def _heading_level(paragraph) -> int | None:
+def _heading_levels(word):
     """A paragraph's heading level (0 for the title), None for body text. An outline level set
     on the paragraph decides; else its style and the styles that one is based on, nearest first:
     'Title' or 'Heading N' by name, or an outline level the style sets. So a template's own
-    heading style ("Hoofdstuktitel", based on Heading 1) heads a section as Heading 1 does."""
-    outline = _outline_level(paragraph._p)
-    style, seen = paragraph.style, set()
-    while outline is None and style is not None and style.element not in seen:  # base styles may loop
+    heading style ("Hoofdstuktitel", based on Heading 1) heads a section as Heading 1 does.
+    Each style is judged once per document (python-docx finds a paragraph's style by reading
+    every style)."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    by_id = {style.style_id: style for style in word.styles if style.type == WD_STYLE_TYPE.PARAGRAPH}
+    default = word.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    judged: dict[str | None, int | None] = {}
+
+    def level(paragraph) -> int | None:
+        outline = _outline_level(paragraph._p)
+        if outline is not None:
+            return outline + 1 if outline < _BODY_TEXT else None
+        style_id = paragraph._p.style
+        if style_id not in judged:
+            judged[style_id] = _style_level(by_id.get(style_id, default) if style_id else default)
+        return judged[style_id]
+
+    return level
+
+
+def _style_level(style) -> int | None:
+    """The heading level a paragraph style gives, through the styles it is based on."""
+    seen = set()
+    while style is not None and style.element not in seen:  # base styles may loop
         seen.add(style.element)
         name = style.name or ""
         heading = _HEADING.fullmatch(name)
@@ -107,8 +129,10 @@ def _heading_level(paragraph) -> int | None:
         if name.lower() == "title":
             return 0
         outline = _outline_level(style.element)
+        if outline is not None:
+            return outline + 1 if outline < _BODY_TEXT else None
         style = style.base_style
-    return outline + 1 if outline is not None and outline < _BODY_TEXT else None
+    return None
 
 
 def _outline_level(element) -> int | None:
