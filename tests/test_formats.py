@@ -95,6 +95,17 @@ def test_pdf_section_numbers_set_the_level_of_headings_in_one_style(tmp_path: Pa
     assert passage_with(passages, "bevindingen").citation.section == ("1 Inleiding", "1.2. Leeswijzer")
 
 
+def test_a_pdf_chapter_cut_from_a_report_keeps_its_numbered_heading_as_a_section(tmp_path: Path):
+    """As in plain text: "3 Operaties" in a type of its own above "3.1" is the chapter, not the title."""
+    pages = [[("3 Operaties", 16, True), GAP, ("3.1 Missies", 10, True),
+              ("Gemiddeld waren 1.140 militairen uitgezonden.", 10, False), GAP,
+              ("3.2 Nationale taken", 10, True), ("De marechaussee bewaakte Schiphol.", 10, False)]]
+    document = read_document(write_pdf(tmp_path / "jaarverslag-h3.pdf", pages, footers=False))
+    assert document.title == "Jaarverslag h3"
+    assert headings(document) == [(1, "3 Operaties"), (2, "3.1 Missies"), (2, "3.2 Nationale taken")]
+    assert passage_with(split_document(document), "marechaussee").citation.section == ("3 Operaties", "3.2 Nationale taken")
+
+
 XL, LARGE, BOLD = (20.0, True), (16.0, True), (10.0, True)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from .model import Block, Document, DocumentError, Heading, Line, Page, PageNumbering, Paragraph, Table, title_from_name
 from .page_layout import PageLayout, PdfLine, read_page
 from .pages import EDGE_LINES, PrintedNumber, is_lone_number, numbers_in, page_numbers, running_lines
-from .structure import is_heading_text, merge_continuations, section_depth
+from .structure import is_heading_text, merge_continuations, opens_numbered_sections, section_depth
 from .tables import table_from_grid
 
 HEADING_SIZE_RATIO = 1.15  # a line this much larger than the body text is a heading
@@ -253,10 +253,12 @@ class _Assembly:
         def joined(group: list[_Placed]) -> str:
             return " ".join(item.line.text.strip() for item in group)
 
-        # The title: a first heading in a style that no other heading has.
+        # The title: a first heading in a style that no other heading has, unless it is a numbered
+        # chapter's whose sections follow (a chapter cut from a report).
         title = title_from_name(self.name)
         heading_styles = [group[0].source.style for heading, group in groups if heading]
-        if groups and groups[0][0] and heading_styles.count(heading_styles[0]) == 1:
+        if groups and groups[0][0] and heading_styles.count(heading_styles[0]) == 1 and not opens_numbered_sections(
+                joined(groups[0][1]), (joined(group) for heading, group in groups[1:] if heading)):
             title = joined(groups[0][1])
             groups = groups[1:]
         levels = iter(heading_levels([(joined(group), group[0].source.style) for heading, group in groups if heading]))

@@ -5,6 +5,7 @@ HTML and Word readers feed."""
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from .model import Block, Document, DocumentError, Heading, Line, Paragraph, title_from_name
 from .pages import is_contents_entry
@@ -20,6 +21,13 @@ def section_number(text: str) -> str | None:
     """The number a heading gives its section ("3.1" of "3.1 Missies"), None if it has none."""
     numbered = _SECTION_NUMBER.match(text.strip())
     return numbered.group(1) if numbered else None
+
+
+def opens_numbered_sections(heading: str, later: Iterable[str]) -> bool:
+    """Whether a heading is a chapter's whose numbered sections follow ("3 Operaties" above "3.1
+    Missies"): at the top of a file, a chapter cut from a report, not the file's title."""
+    number = section_number(heading)
+    return number is not None and "." not in number and any(section_number(text) == f"{number}.1" for text in later)
 
 
 def section_depth(text: str) -> int | None:

@@ -19,7 +19,7 @@ from .pages import (
     page_numbers,
     running_lines,
 )
-from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations, section_number
+from .structure import SENTENCE_END, assign_levels, is_heading_text, merge_continuations, opens_numbered_sections
 from .text_tables import find_tables
 
 
@@ -63,7 +63,8 @@ def read_text(path: Path, name: str) -> Document:
     after_title = next((line.text for line in content[first + len(title_lines):] if line.text.strip()), "")
     opens_contents = is_contents_entry(after_title) or " ".join(t.text.strip() for t in title_lines).lower() in CONTENTS_HEADINGS
     if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines) \
-            and not _opens_a_numbered_chapter(title_lines, content) and not opens_contents:
+            and not (len(title_lines) == 1 and opens_numbered_sections(title_lines[0].text, (line.text for line in content))) \
+            and not opens_contents:
         title = " ".join(line.text.strip() for line in title_lines)
         body = content[first + len(title_lines) :]
     else:
@@ -112,14 +113,6 @@ def read_text(path: Path, name: str) -> Document:
 
 # What a table of contents is headed by; such a heading at the top of a file is not its title.
 CONTENTS_HEADINGS = frozenset({"inhoud", "inhoudsopgave", "inhoudstafel", "contents", "table of contents"})
-
-
-def _opens_a_numbered_chapter(title_lines: list[Line], content: list[Line]) -> bool:
-    """Whether the first lines are a chapter's heading rather than the document's title: one
-    numbered line ("3 Operaties") whose number the later headings continue ("3.1 Missies"), as
-    in a chapter cut from a report."""
-    number = section_number(title_lines[0].text) if len(title_lines) == 1 else None
-    return number is not None and any(section_number(line.text) == f"{number}.1" for line in content)
 
 
 def _closes_its_page(body: list[Line], i: int, next_filled: dict[int, int], text_page: Page | None) -> bool:
