@@ -60,11 +60,7 @@ def read_text(path: Path, name: str) -> Document:
         if not line.text.strip():
             break
         title_lines.append(line)
-    after_title = next((line.text for line in content[first + len(title_lines):] if line.text.strip()), "")
-    opens_contents = is_contents_entry(after_title) or " ".join(t.text.strip() for t in title_lines).lower() in CONTENTS_HEADINGS
-    if 0 < len(title_lines) <= 3 and all(is_heading_text(line.text, width) for line in title_lines) \
-            and not (len(title_lines) == 1 and opens_numbered_sections(title_lines[0].text, (line.text for line in content))) \
-            and not opens_contents:
+    if _is_title(title_lines, content[first + len(title_lines):], width):
         title = " ".join(line.text.strip() for line in title_lines)
         body = content[first + len(title_lines) :]
     else:
@@ -113,6 +109,19 @@ def read_text(path: Path, name: str) -> Document:
 
 # What a table of contents is headed by; such a heading at the top of a file is not its title.
 CONTENTS_HEADINGS = frozenset({"inhoud", "inhoudsopgave", "inhoudstafel", "contents", "table of contents"})
+
+
+def _is_title(first_lines: list[Line], rest: list[Line], width: int) -> bool:
+    """Whether a file's first lines (up to a blank line) are its title: one to three lines that
+    read like headings, but not the heading of a table of contents ("Inhoud", or one followed by
+    entries with dot leaders), nor a numbered chapter's whose sections follow ("3 Operaties")."""
+    if not 0 < len(first_lines) <= 3 or not all(is_heading_text(line.text, width) for line in first_lines):
+        return False
+    text = " ".join(line.text.strip() for line in first_lines)
+    following = next((line.text for line in rest if line.text.strip()), "")
+    if text.lower() in CONTENTS_HEADINGS or is_contents_entry(following):
+        return False
+    return not (len(first_lines) == 1 and opens_numbered_sections(text, (line.text for line in rest)))
 
 
 def _closes_its_page(body: list[Line], i: int, next_filled: dict[int, int], text_page: Page | None) -> bool:
