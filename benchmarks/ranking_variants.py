@@ -125,7 +125,8 @@ def gather(searcher: Searcher, asked: list[EvalQuestion]) -> list[Pool]:
         dense = dict(generation.dense.search(vector.astype(np.float32), CANDIDATES))
         rows = list(dict.fromkeys([*dense, *(dict(ranking.top) if ranking else {})]))
         records = generation.store.passages(rows)
-        evidence = searcher._evidence(generation, text, vector.astype(np.float32), rows, records, ranking)
+        held = searcher._terms_held(generation, rows, records)
+        evidence = searcher._evidence(generation, text, vector.astype(np.float32), rows, held, ranking)
         stems, split, magnified = [], [], []
         for term in analyzer.terms(text):
             token, stem = text[term.start:term.end].lower(), term.stem

@@ -284,10 +284,11 @@ class Searcher:
         judged = ranked[: max(top_k, ANSWER_DEPTH)]
         rows = [row for row, _ in judged]
         records = generation.store.passages(rows)
-        evidence = self._evidence(generation, query.text, query.vector, rows, records, query.bm25)
+        held = self._terms_held(generation, rows, records)
+        evidence = self._evidence(generation, query.text, query.vector, rows, held, query.bm25)
         if mode == "hybrid":
             lacking = ([found.numbers_absent for found in evidence] if asked == query.text
-                       else self._numbers_lacking(generation, asked, rows, records))
+                       else self._numbers_lacking(generation, asked, held))
             order = numbers_first(lacking, NUMBERS_FIRST)
             judged, evidence = [judged[i] for i in order], [evidence[i] for i in order]
         return Judged(query, judged, records, dense, lexical, evidence, self.confidence.probabilities(evidence))
@@ -328,8 +329,13 @@ class Searcher:
         return hits
 
     @staticmethod
+    def _terms_held(generation: Generation, rows: list[int], records: dict[int, Passage]) -> list[set[str]]:
+        """Each passage's terms, with its title and headings: what it holds of a question."""
+        return [set(generation.lexical.analyzer.stems(records[row].contextual_text())) for row in rows]
+
+    @staticmethod
     def _evidence(generation: Generation, question: str, query_vector: np.ndarray, rows: list[int],
-                  records: dict[int, Passage], bm25: LexicalRanking | None) -> list[Evidence]:
+                  held: list[set[str]], bm25: LexicalRanking | None) -> list[Evidence]:
         """What each passage offers as an answer, in terms that do not depend on the other candidates."""
         if not rows:
             return []
@@ -347,29 +353,28 @@ class Searcher:
         names_unknown = sum(frequency[name] == 0 for name in names) / len(names) if names else 0.0
 
         found = []
-        for i, row in enumerate(rows):
-            held = set(analyzer.stems(records[row].contextual_text()))
+        for i, terms in enumerate(held):
             found.append(Evidence(
                 cosine=float(cosines[i]),
                 sentence_cosine=float(max(sentences[i], cosines[i])),
                 lexical=float(bm25_scores[i]) / possible if possible > 0 else 0.0,
-                coverage=sum(idf[stem] for stem in stems & held) / possible if possible > 0 else 0.0,
+                coverage=sum(idf[stem] for stem in stems & terms) / possible if possible > 0 else 0.0,
                 unknown=unknown * (1 - english),
                 names_unknown=names_unknown,
-                names_absent=_absent_share(names, held, idf),
-                numbers_absent=_absent_share(numbers, held, idf),
+                names_absent=_absent_share(names, terms, idf),
+                numbers_absent=_absent_share(numbers, terms, idf),
                 english=english,
             ))
         return found
 
     @staticmethod
-    def _numbers_lacking(generation: Generation, question: str, rows: list[int], records: dict[int, Passage]) -> list[float]:
-        """The share of the question's numbers each passage lacks, as Evidence.numbers_absent reads it."""
-        analyzer = generation.lexical.analyzer
-        _, numbers = analyzer.specifics(question)
+    def _numbers_lacking(generation: Generation, question: str, held: list[set[str]]) -> list[float]:
+        """The share of the question's numbers each passage (its `held` terms) lacks, as
+        Evidence.numbers_absent reads it."""
+        _, numbers = generation.lexical.analyzer.specifics(question)
         frequency = generation.lexical.document_frequencies(sorted(set(numbers)))
         idf = {term: inverse_document_frequency(count, generation.passage_count) for term, count in frequency.items()}
-        return [_absent_share(numbers, set(analyzer.stems(records[row].contextual_text())), idf) for row in rows]
+        return [_absent_share(numbers, terms, idf) for terms in held]
 
     @staticmethod
     def _fuse(generation: Generation, query_vector, dense, bm25, lexical, weight: float) -> list[tuple[int, float]]:

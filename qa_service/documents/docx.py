@@ -108,7 +108,7 @@ def _heading_levels(word):
     def level(paragraph) -> int | None:
         outline = _outline_level(paragraph._p)
         if outline is not None:
-            return outline + 1 if outline < _BODY_TEXT else None
+            return _outline_heading(outline)
         style_id = paragraph._p.style
         if style_id not in judged:
             judged[style_id] = _style_level(by_id.get(style_id, default) if style_id else default)
@@ -130,7 +130,7 @@ def _style_level(style) -> int | None:
             return 0
         outline = _outline_level(style.element)
         if outline is not None:
-            return outline + 1 if outline < _BODY_TEXT else None
+            return _outline_heading(outline)
         style = style.base_style
     return None
 
@@ -139,6 +139,11 @@ def _outline_level(element) -> int | None:
     """The outline level (w:outlineLvl) in the paragraph properties of a paragraph or a style."""
     values = element.xpath("./w:pPr/w:outlineLvl/@w:val")
     return int(values[0]) if values and values[0].isdigit() else None
+
+
+def _outline_heading(outline: int) -> int | None:
+    """The heading level an outline level gives; None for body text."""
+    return outline + 1 if outline < _BODY_TEXT else None
 
 
 def _is_caption(paragraph) -> bool:

@@ -11,9 +11,9 @@ from .structure import BlockWriter
 _SKIPPED = frozenset("script style nav footer aside noscript template form button svg iframe head".split())
 # ARIA landmarks that are the site around the text, not the text.
 _SKIPPED_ROLES = frozenset("banner navigation contentinfo complementary search".split())
-# A <header> inside these is the header of an article or section (its title, a date); elsewhere
-# it is the site's banner.
-_SECTIONING = ("article", "section", "main")
+# A <header> inside these (or <main>) is the header of an article or section (its title, a
+# date); elsewhere it is the site's banner.
+_SECTIONING = ("article", "section")
 _BLOCKS = frozenset(
     """address article blockquote body caption dd details dialog div dl dt fieldset figcaption figure
     hr html li main ol p pre section summary tbody td tfoot th thead tr ul""".split()
@@ -79,13 +79,13 @@ def _is_main(element) -> bool:
 
 
 def _is_sectioning(element) -> bool:
-    return element.name in _SECTIONING or element.get("role") == "main"
+    return element.name in _SECTIONING or _is_main(element)
 
 
 def _in_the_text(element) -> bool:
     """Whether an element stands in the page's text: neither it nor what holds it is left out
     (an <article> inside an <aside> is a teaser, not the page's text)."""
-    return not any(_outside_the_text(e) for e in (element, *element.parents) if e.name is not None and e.name != "[document]")
+    return not any(_outside_the_text(e) for e in (element, *element.parents))
 
 
 def _lays_out_a_page(table) -> bool:

@@ -33,8 +33,9 @@ _ALONE = re.compile(rf"^[-–—(\[]?\s*{_NUMERAL}\s*[-–—)\]]?$")
 _PAGE_WORD = re.compile(rf"^(?:pagina|page|pag\.?|blz\.?|bladzijde|p\.)\s*{_NUMERAL}(?:\s*(?:van|of|/)\s*\d{{1,4}})?$",
                         re.IGNORECASE)
 _OF_TOTAL = re.compile(r"^(\d{1,4})\s*(?:/|van|of)\s*(\d{1,4})$")
-# Where a header or footer line holds more than its number: a separator or a wide gap.
+# A table of contents' entry: a dot leader, then a page reference.
 _CONTENTS_ENTRY = re.compile(r"\S\s*(?:\.\s?){4,}\s*\S{1,8}$|\S\s*…{2,}\s*\S{1,8}$")
+# Where a header or footer line holds more than its number: a separator or a wide gap.
 _SEPARATOR = re.compile(r"\s*[|·•]\s*|\s+[-–—]\s+|\s{3,}|\t+")
 _DIGITS = re.compile(r"\d+")
 _HAS_DIGIT = re.compile(r"\d")
